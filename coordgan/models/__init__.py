@@ -1,0 +1,6 @@
+"""Networks of CoordGAN, one folder per plug-in kind."""
+from .discriminators import *  # noqa: F401,F403
+from .encoders import *  # noqa: F401,F403
+from .generators import *  # noqa: F401,F403
+from .layers import *  # noqa: F401,F403
+from .warpers import *  # noqa: F401,F403

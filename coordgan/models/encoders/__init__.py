@@ -1,0 +1,4 @@
+from .base import BaseEncoder, EncoderOutput
+from .coordgan_encoder import CoordGANEncoder
+
+__all__ = ['BaseEncoder', 'EncoderOutput', 'CoordGANEncoder']

@@ -1,0 +1,7 @@
+from .base import BaseGenerator, GeneratorOutput
+from .coordgan_generator import CoordGANGenerator, CoordSynthesisNetwork
+
+__all__ = [
+    'BaseGenerator', 'GeneratorOutput', 'CoordGANGenerator',
+    'CoordSynthesisNetwork'
+]

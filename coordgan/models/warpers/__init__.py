@@ -1,0 +1,4 @@
+from .base import BaseWarper
+from .mlp_warper import MLPWarper
+
+__all__ = ['BaseWarper', 'MLPWarper']

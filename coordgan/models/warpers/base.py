@@ -1,0 +1,40 @@
+"""The warper kind: structure code -> warped coordinate map."""
+from abc import ABCMeta, abstractmethod
+from typing import Dict
+
+import torch
+import torch.nn as nn
+
+
+class BaseWarper(nn.Module, metaclass=ABCMeta):
+    """Maps a structure code and the canonical grid to a correspondence map.
+
+    Subclasses implement :meth:`forward`: ``w_s`` (B, style_dim) and ``grid``
+    (1 or B, 2, H, W) in [-1, 1] -> C^w (B, 2, H, W) in [-1, 1], channel 0 = x.
+    A warper that trains with a loss of its own (e.g. a backward MLP) returns
+    it from :meth:`auxiliary_losses`; the training step adds it.
+    """
+
+    def __init__(self, style_dim: int = 512):
+        super().__init__()
+        self.style_dim = style_dim
+
+    @abstractmethod
+    def forward(self, w_s: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        """(B, style_dim), (1|B, 2, H, W) -> (B, 2, H, W) in [-1, 1]."""
+
+    def auxiliary_losses(self, w_s: torch.Tensor, grid: torch.Tensor,
+                         warped: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Extra weighted losses of this warper, keyed ``loss_<name>``; none by default."""
+        return {}
+
+    def check_inputs(self, w_s: torch.Tensor, grid: torch.Tensor) -> None:
+        """Raise a ValueError naming the argument whose shape is wrong."""
+        if w_s.ndim != 2 or w_s.shape[1] != self.style_dim:
+            raise ValueError(f'{type(self).__name__}: w_s must be (B, '
+                             f'{self.style_dim}), got {tuple(w_s.shape)}')
+        if grid.ndim != 4 or grid.shape[1] != 2 or grid.shape[0] not in (
+                1, w_s.shape[0]):
+            raise ValueError(f'{type(self).__name__}: grid must be (1 or '
+                             f'{w_s.shape[0]}, 2, H, W), got '
+                             f'{tuple(grid.shape)}')

@@ -1,0 +1,16 @@
+"""Pure tensor math of CoordGAN; imports nothing else from the package."""
+from .batch import minibatch_stddev, pair_swap
+from .chamfer import chamfer_distance
+from .crops import random_crops
+from .grid import canonical_grid
+from .modulated_conv import modulate_weight, modulated_conv2d
+from .soft_correspondence import soft_correspondence, warp_by_correspondence
+from .upfirdn import (blur_padding, make_blur_kernel, upfirdn2d, upsample2d,
+                      upsample_blur_padding)
+
+__all__ = [
+    'minibatch_stddev', 'pair_swap', 'chamfer_distance', 'canonical_grid', 'random_crops',
+    'modulate_weight', 'modulated_conv2d', 'soft_correspondence',
+    'warp_by_correspondence', 'blur_padding', 'make_blur_kernel', 'upfirdn2d',
+    'upsample2d', 'upsample_blur_padding'
+]

@@ -1,0 +1,125 @@
+import copy
+
+import pytest
+import torch
+
+from coordgan.models import CoordGANGenerator, GeneratorOutput
+from coordgan.ops import pair_swap
+from coordgan.registry import GENERATORS
+
+# Real grid (128) and output sizes, narrow widths: shapes are what is tested.
+NARROW = dict(z_dim=16, style_dim=16, channels=8, num_blocks=5,
+              mapping_layers=2, warper=dict(type='MLPWarper',
+                                            hidden_channels=(16, 16)),
+              upsample_channels=(8, 4))
+
+
+def narrow(**kwargs):
+    return GENERATORS.build(dict(type='CoordGANGenerator', **NARROW, **kwargs))
+
+
+@pytest.mark.parametrize('size', [128, 512])
+def test_shapes_and_ranges(size):
+    g = narrow(out_size=size)
+    z_s, z_t = g.sample_codes(2)
+    with torch.no_grad():
+        out = g(z_s, z_t)
+    assert isinstance(out, GeneratorOutput)
+    image, corr_map = out  # unpacks like a tuple
+    assert image.shape == (2, 3, size, size)
+    assert corr_map.shape == (2, 2, 128, 128)
+    assert corr_map.min() >= -1 and corr_map.max() <= 1
+    assert g.num_latents == {128: 12, 512: 16}[size]
+
+
+def test_w_plus_has_twelve_slots_and_broadcast_equals_repeat():
+    g = narrow()
+    z_s, z_t = g.sample_codes(3)
+    w_s, w_t = g.map_structure(z_s), g.map_texture(z_t)
+    noise = [torch.randn(3, 1, 128, 128) for _ in range(11)]
+    a = g.synthesize(w_s, w_t, noise)
+    b = g.synthesize(w_s, w_t[:, None].repeat(1, 12, 1), noise)
+    torch.testing.assert_close(a.image, b.image)
+    with pytest.raises(ValueError, match='w_t must be'):
+        g.synthesize(w_s, w_t[:, None].repeat(1, 11, 1))
+
+
+def test_every_w_plus_slot_is_used():
+    g = GENERATORS.build(dict(type='CoordGANGenerator', out_size=32,
+                              grid_size=16, z_dim=8, style_dim=8, channels=8,
+                              num_blocks=2, mapping_layers=1,
+                              upsample_channels=(8,)))
+    w_s = torch.randn(1, 8)
+    w_plus = torch.randn(1, g.num_latents, 8, requires_grad=True)
+    g.synthesize(w_s, w_plus).image.sum().backward()
+    assert (w_plus.grad.abs().sum(dim=2) > 0).all()
+
+
+def test_texture_code_does_not_change_the_correspondence_map():
+    g = narrow()
+    z_s, z_t = g.sample_codes(2)
+    _, other_t = g.sample_codes(2)
+    with torch.no_grad():
+        a, b = g(z_s, z_t), g(z_s, other_t)
+    assert torch.equal(a.corr_map, b.corr_map)
+    assert not torch.allclose(a.image, b.image)
+
+
+def test_swaps_recombine_codes_of_each_pair():
+    g = narrow(out_size=128)
+    z_s, z_t = g.sample_codes(4)
+    noise = [torch.zeros(4, 1, 128, 128)] * 11
+    with torch.no_grad():
+        tex = g.texture_swap(z_s, z_t)
+        struc = g.structure_swap(z_s, z_t)
+        direct_tex = g.synthesize(g.map_structure(z_s),
+                                  g.map_texture(pair_swap(z_t)), noise)
+        direct_struc = g(pair_swap(z_s), z_t)
+        base = g(z_s, z_t)
+    assert torch.equal(tex.corr_map, base.corr_map)
+    assert torch.equal(struc.corr_map, pair_swap(base.corr_map))
+    assert torch.equal(struc.corr_map, direct_struc.corr_map)
+    # Structure swap = texture swap with each pair flipped (REFERENCE.md 5).
+    torch.testing.assert_close(
+        g.synthesize(g.map_structure(pair_swap(z_s)), g.map_texture(z_t),
+                     noise).image, pair_swap(direct_tex.image))
+
+
+def test_structure_modulation_switch():
+    concat = narrow(structure_modulation='concat')
+    fourier = narrow(structure_modulation='fourier')
+    assert concat.synthesis.convs[0].conv.weight.shape[1] == 8 + 2
+    assert fourier.synthesis.convs[0].conv.weight.shape[1] == 8
+    with pytest.raises(ValueError, match='structure_modulation'):
+        narrow(structure_modulation='every-layer')
+
+
+def test_generator_is_ema_friendly():
+    g = narrow()
+    ema = copy.deepcopy(g)
+    names = {n for n, _ in g.named_parameters()} | {
+        n for n, _ in g.named_buffers()}
+    # Every tensor the generator holds is a parameter or a buffer, so
+    # averaging parameters and copying buffers reproduces it.
+    assert 'grid' in names
+    z_s, z_t = g.sample_codes(2)
+    noise = [torch.zeros(2, 1, 128, 128)] * 11
+    torch.testing.assert_close(g.synthesize(g.map_structure(z_s), g.map_texture(z_t), noise).image,
+                               ema.synthesize(ema.map_structure(z_s), ema.map_texture(z_t), noise).image)
+    assert 'grid' not in g.state_dict()  # derived from grid_size
+
+
+def test_invalid_sizes_are_clear_errors():
+    with pytest.raises(ValueError, match='grid_size \\* 2\\*\\*k'):
+        CoordGANGenerator(out_size=192)
+    with pytest.raises(ValueError, match='upsample_channels'):
+        CoordGANGenerator(out_size=1024, upsample_channels=(128, 64),
+                          channels=8, style_dim=8, z_dim=8)
+
+
+def test_warper_rejects_bad_shapes():
+    g = narrow()
+    with pytest.raises(ValueError, match='w_s must be'):
+        g.warper(torch.randn(2, 5), g.grid)
+    with pytest.raises(ValueError, match='grid must be'):
+        g.warper(torch.randn(2, 16), torch.randn(3, 2, 8, 8))

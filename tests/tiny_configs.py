@@ -1,0 +1,43 @@
+"""Tiny sizes for every registered network, so tests build them in milliseconds.
+
+Each entry overrides only widths and code sizes; the structure (blocks per
+resolution, heads, code slots) stays the configured one, and configured image
+sides shrink by ``SIZE_DIVISOR``. A new registered type of the package needs
+an entry here: tests/test_registry.py fails until it has one.
+"""
+import copy
+
+TINY_KWARGS = {
+    'MLPWarper': dict(style_dim=16, hidden_channels=(16, 16)),
+    'CoordGANGenerator': dict(
+        out_size=16, grid_size=16, z_dim=16, style_dim=16, channels=16,
+        num_blocks=2, mapping_layers=2, upsample_channels=(8, 8),
+        warper=dict(type='MLPWarper')),
+    'StyleGAN2Discriminator': dict(in_size=16, channel_scale=1 / 32),
+    'PatchCooccurrenceDiscriminator': dict(
+        crop_size=16, channels=(8, 8, 8), hidden_dim=16, num_ref_crops=2,
+        num_target_crops=2),
+    'CoordGANEncoder': dict(
+        in_size=16, style_dim=16, stem_channels=8, channels=(8,),
+        structure_channels=4, texture_channels=(8, 8)),
+}
+
+SIZE_KEYS = ('out_size', 'in_size', 'grid_size')
+# Configured image sides shrink by this factor (128 -> 16, 512 -> 64).
+SIZE_DIVISOR = 8
+
+
+def tiny(cfg: dict) -> dict:
+    """A copy of a network config with tiny sizes (nested warper configs too)."""
+    cfg = copy.deepcopy(dict(cfg))
+    # Types defined outside the package (users' plug-ins) keep their sizes.
+    out = dict(cfg, **copy.deepcopy(TINY_KWARGS.get(cfg['type'], {})))
+    for key in SIZE_KEYS:
+        if key in cfg:
+            out[key] = max(8, cfg[key] // SIZE_DIVISOR)
+    if 'warper' in cfg:  # keep the configured warper type
+        out['warper'] = cfg['warper']
+    if 'warper' in out:
+        out['warper'] = tiny(out['warper'])
+        out['warper'].pop('style_dim', None)  # the generator fills it in
+    return out
