@@ -195,18 +195,19 @@ MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS,
                         'coordgan.models')
 WEIGHT_INITIALIZERS = _child('weight initializer',
                              MMENGINE_WEIGHT_INITIALIZERS, 'coordgan.models')
-DATASETS = _child('dataset', MMENGINE_DATASETS)
+DATASETS = _child('dataset', MMENGINE_DATASETS, 'coordgan.datasets')
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS)
-TRANSFORMS = _child('transform', MMCV_TRANSFORMS)
+TRANSFORMS = _child('transform', MMCV_TRANSFORMS, 'coordgan.datasets')
 METRICS = _child('metric', MMENGINE_METRICS)
 EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR)
-HOOKS = _child('hook', MMENGINE_HOOKS)
+HOOKS = _child('hook', MMENGINE_HOOKS, 'coordgan.engine')
 LOOPS = _child('loop', MMENGINE_LOOPS)
 RUNNERS = _child('runner', MMENGINE_RUNNERS)
 OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS)
 OPTIM_WRAPPERS = _child('optim_wrapper', MMENGINE_OPTIM_WRAPPERS)
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
-                                    MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS)
+                                    MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                    'coordgan.engine')
 PARAM_SCHEDULERS = _child('parameter scheduler', MMENGINE_PARAM_SCHEDULERS)
 LOG_PROCESSORS = _child('log_processor', MMENGINE_LOG_PROCESSORS)
 VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS)
@@ -218,7 +219,7 @@ WARPERS = _kind('warper', 'coordgan.models.warpers')
 GENERATORS = _kind('generator', 'coordgan.models.generators')
 DISCRIMINATORS = _kind('discriminator', 'coordgan.models.discriminators')
 ENCODERS = _kind('encoder', 'coordgan.models.encoders')
-LOSSES = _kind('loss')
+LOSSES = _kind('loss', 'coordgan.models.losses')
 FEATURE_EXTRACTORS = _kind('feature extractor')
 
 PLUGIN_KINDS = dict(

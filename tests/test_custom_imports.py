@@ -27,10 +27,10 @@ def user_project(tmp_path, monkeypatch):
 def test_config_with_custom_imports_builds_the_users_warper(user_project):
     assert 'AffineWarper' not in WARPERS.module_dict
     cfg = Config.fromfile(osp.join(EXAMPLES, 'coordgan_affine-warper.py'))
-    assert cfg.generator.warper == dict(type='AffineWarper')
+    assert cfg.model.generator.warper == dict(type='AffineWarper')
     assert 'AffineWarper' in WARPERS.module_dict  # imported by fromfile
 
-    gen = GENERATORS.build(tiny(cfg.generator))
+    gen = GENERATORS.build(tiny(cfg.model.generator))
     assert type(gen.warper).__name__ == 'AffineWarper'
     assert type(gen.warper).__module__ == 'my_project.affine_warper'
     z_s, z_t = gen.sample_codes(2)

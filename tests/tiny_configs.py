@@ -20,11 +20,21 @@ TINY_KWARGS = {
     'CoordGANEncoder': dict(
         in_size=16, style_dim=16, stem_channels=8, channels=(8,),
         structure_channels=4, texture_channels=(8, 8)),
+    'GANLoss': {},
+    'R1Regularization': {},
+    'TextureSwapLoss': {},
+    'WarpLoss': {},
+    'ChamferLoss': {},
+    # The VGG widths are fixed; a random backbone avoids the missing-weights
+    # warning (tests never have ImageNet weights).
+    'LPIPS': dict(random_backbone=True),
 }
 
 SIZE_KEYS = ('out_size', 'in_size', 'grid_size')
-# Configured image sides shrink by this factor (128 -> 16, 512 -> 64).
+# Configured image sides shrink by this factor, to at least MIN_SIZE
+# (128 -> 16, 512 -> 64, 32 -> 16).
 SIZE_DIVISOR = 8
+MIN_SIZE = 16
 
 
 def tiny(cfg: dict) -> dict:
@@ -34,10 +44,21 @@ def tiny(cfg: dict) -> dict:
     out = dict(cfg, **copy.deepcopy(TINY_KWARGS.get(cfg['type'], {})))
     for key in SIZE_KEYS:
         if key in cfg:
-            out[key] = max(8, cfg[key] // SIZE_DIVISOR)
+            out[key] = max(MIN_SIZE, cfg[key] // SIZE_DIVISOR)
     if 'warper' in cfg:  # keep the configured warper type
         out['warper'] = cfg['warper']
     if 'warper' in out:
         out['warper'] = tiny(out['warper'])
         out['warper'].pop('style_dim', None)  # the generator fills it in
+    return out
+
+
+def tiny_model(cfg: dict) -> dict:
+    """A copy of a training-model config (e.g. ``CoordGAN``) with tiny networks."""
+    out = copy.deepcopy(dict(cfg))
+    for key in ('generator', 'discriminator', 'patch_discriminator'):
+        if key in out:
+            out[key] = tiny(out[key])
+    if 'perceptual' in out:
+        out['perceptual'] = tiny(out['perceptual'])
     return out

@@ -4,3 +4,6 @@ from .encoders import *  # noqa: F401,F403
 from .generators import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .warpers import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .algorithms import *  # noqa: F401,F403
+from .wrappers import SeparateDistributedDataParallel  # noqa: F401

@@ -4,4 +4,5 @@ _base_ = ['../../configs/_base_/models/coordgan_128.py']
 custom_imports = dict(
     imports=['my_project.affine_warper'], allow_failed_imports=False)
 
-generator = dict(warper=dict(_delete_=True, type='AffineWarper'))
+model = dict(
+    generator=dict(warper=dict(_delete_=True, type='AffineWarper')))

@@ -56,11 +56,13 @@ def main():
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'coordgan'))
-    keys = [k for k in NETWORK_KEYS if k in cfg]
-    if not keys:
+    # Networks live in the training model's config; the encoder beside it.
+    nets = {k: cfg.model[k] for k in NETWORK_KEYS if k in cfg.get('model', {})}
+    nets.update({k: cfg[k] for k in NETWORK_KEYS if k in cfg})
+    if not nets:
         raise SystemExit(f'{args.config} defines none of {NETWORK_KEYS}')
-    for key in keys:
-        net = MODELS.build(cfg[key]).to(args.device).eval()
+    for key, net_cfg in nets.items():
+        net = MODELS.build(net_cfg).to(args.device).eval()
         print(f'{key}: {type(net).__name__}, {count(net):,} parameters')
         for name, child in net.named_children():
             print(f'    {name:<22} {count(child):>12,}')

@@ -2,7 +2,7 @@
 # the correspondence map stays 128x128.
 _base_ = ['./coordgan_128.py']
 
-generator = dict(out_size=512)
-discriminator = dict(in_size=512)
+model = dict(
+    generator=dict(out_size=512), discriminator=dict(in_size=512))
 # Encoder inputs are resized to 128 (REFERENCE.md section 9); W+ has 16 slots at 512.
 encoder = dict(num_latents=16)

@@ -1,6 +1,6 @@
 """The generator kind: (structure code, texture code) -> image and correspondence map."""
 from abc import ABCMeta, abstractmethod
-from typing import NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -45,6 +45,14 @@ class BaseGenerator(nn.Module, metaclass=ABCMeta):
                    w_t: torch.Tensor,
                    noise: Optional[list] = None) -> GeneratorOutput:
         """w_s (B, style_dim) and w_t (B, style_dim) or W+ (B, num_latents, style_dim) -> output."""
+
+    def make_noise(self,
+                   num: int,
+                   device: Optional[torch.device] = None,
+                   generator: Optional[torch.Generator] = None
+                   ) -> Optional[List[torch.Tensor]]:
+        """Per-layer N(0, 1) noise for ``num`` samples (``None``: the generator has none)."""
+        return None
 
     def sample_codes(
         self,

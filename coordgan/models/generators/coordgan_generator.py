@@ -59,9 +59,12 @@ class CoordSynthesisNetwork(nn.Module):
         # slot after the last conv (StyleGAN2 indexing).
         self.num_latents = len(self.convs) + 2
 
-    def num_noises(self) -> int:
-        """Number of noise inputs, one per styled conv."""
-        return len(self.convs) + 1
+    def noise_sides(self, grid_size: int) -> List[int]:
+        """Side of each noise input (one per styled conv) for a ``grid_size`` C^w."""
+        sides = [grid_size] * (1 + 2 * self.num_blocks)
+        for up in range(1, (len(self.convs) - 2 * self.num_blocks) // 2 + 1):
+            sides += [grid_size * 2**up] * 2
+        return sides
 
     def _coords(self, x: torch.Tensor, corr_map: torch.Tensor,
                 block: int) -> torch.Tensor:
@@ -76,7 +79,7 @@ class CoordSynthesisNetwork(nn.Module):
                 ) -> torch.Tensor:
         """C^w (B, 2, G, G), W+ (B, num_latents, D) -> image (B, 3, S, S), no output activation."""
         if noise is None:
-            noise = [None] * self.num_noises()
+            noise = [None] * (len(self.convs) + 1)
         x = self.conv1(self.fourier(corr_map), w_plus[:, 0], noise[0])
         x = self._coords(x, corr_map, 0)
         skip = self.to_rgb1(x, w_plus[:, 1])
@@ -166,6 +169,17 @@ class CoordGANGenerator(BaseGenerator):
                 f'out_size must be grid_size * 2**k, got out_size={out_size} '
                 f'and grid_size={grid_size}')
         return num
+
+    def make_noise(self,
+                   num: int,
+                   device: Optional[torch.device] = None,
+                   generator: Optional[torch.Generator] = None
+                   ) -> List[torch.Tensor]:
+        device = self.grid.device if device is None else device
+        return [
+            torch.randn(num, 1, side, side, device=device, generator=generator)
+            for side in self.synthesis.noise_sides(self.grid_size)
+        ]
 
     def map_structure(self, z_s: torch.Tensor) -> torch.Tensor:
         return self.structure_mapping(z_s)

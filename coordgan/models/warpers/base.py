@@ -1,7 +1,5 @@
 """The warper kind: structure code -> warped coordinate map."""
 from abc import ABCMeta, abstractmethod
-from typing import Dict
-
 import torch
 import torch.nn as nn
 
@@ -11,8 +9,6 @@ class BaseWarper(nn.Module, metaclass=ABCMeta):
 
     Subclasses implement :meth:`forward`: ``w_s`` (B, style_dim) and ``grid``
     (1 or B, 2, H, W) in [-1, 1] -> C^w (B, 2, H, W) in [-1, 1], channel 0 = x.
-    A warper that trains with a loss of its own (e.g. a backward MLP) returns
-    it from :meth:`auxiliary_losses`; the training step adds it.
     """
 
     def __init__(self, style_dim: int = 512):
@@ -22,11 +18,6 @@ class BaseWarper(nn.Module, metaclass=ABCMeta):
     @abstractmethod
     def forward(self, w_s: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
         """(B, style_dim), (1|B, 2, H, W) -> (B, 2, H, W) in [-1, 1]."""
-
-    def auxiliary_losses(self, w_s: torch.Tensor, grid: torch.Tensor,
-                         warped: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Extra weighted losses of this warper, keyed ``loss_<name>``; none by default."""
-        return {}
 
     def check_inputs(self, w_s: torch.Tensor, grid: torch.Tensor) -> None:
         """Raise a ValueError naming the argument whose shape is wrong."""

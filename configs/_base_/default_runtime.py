@@ -1,0 +1,28 @@
+default_scope = 'coordgan'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
+    checkpoint=dict(
+        type='CheckpointHook', interval=10000, by_epoch=False, max_keep_ckpts=5,
+        save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+custom_hooks = [dict(type='SwapGridHook', interval=5000)]
+
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+# Every trained network gets its own DDP wrapper, so the gradients of G, D and
+# the patch D are all all-reduced (the reference never synced its patch D).
+# The scope prefix is needed: mmengine looks wrappers up without switching scope.
+model_wrapper_cfg = dict(
+    type='coordgan.SeparateDistributedDataParallel',
+    broadcast_buffers=False,
+    find_unused_parameters=False)
+
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=2022, deterministic=False)

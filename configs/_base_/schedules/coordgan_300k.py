@@ -1,0 +1,14 @@
+# Adam 0.002, betas (0, 0.99), corrected in code for lazy regularisation:
+# G every 4 (lr * 4/5, betas ** 0.8), D + patch D every 16 (lr * 16/17).
+optim_wrapper = dict(
+    constructor='GANOptimWrapperConstructor',
+    generator=dict(
+        modules=['generator'],
+        reg_interval=4,
+        optimizer=dict(type='Adam', lr=0.002, betas=(0.0, 0.99))),
+    discriminator=dict(
+        modules=['discriminator', 'patch_discriminator'],
+        reg_interval=16,
+        optimizer=dict(type='Adam', lr=0.002, betas=(0.0, 0.99))))
+
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=300000)

@@ -1,0 +1,3 @@
+from .train import init_cpu_distributed, prepare_train_config
+
+__all__ = ['init_cpu_distributed', 'prepare_train_config']

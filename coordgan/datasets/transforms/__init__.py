@@ -1,0 +1,3 @@
+from .formatting import PackImageInputs
+
+__all__ = ['PackImageInputs']

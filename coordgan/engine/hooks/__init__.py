@@ -1,0 +1,3 @@
+from .swap_grid_hook import SwapGridHook
+
+__all__ = ['SwapGridHook']

@@ -1,0 +1,3 @@
+from .coordgan import CoordGAN
+
+__all__ = ['CoordGAN']

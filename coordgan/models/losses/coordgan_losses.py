@@ -1,0 +1,84 @@
+"""The generator's correspondence and disentanglement losses (REFERENCE.md section 6)."""
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+from coordgan.ops import chamfer_distance, pair_swap, warp_by_correspondence
+from coordgan.registry import LOSSES
+from .base import BaseLoss
+
+Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@LOSSES.register_module()
+class TextureSwapLoss(BaseLoss):
+    """LPIPS(fake, texture-swapped): same structure, other texture, should look alike in structure.
+
+    The gradient flows into both images.
+    """
+
+    def forward(self, fake: torch.Tensor, tex_swap: torch.Tensor,
+                perceptual: Perceptual) -> torch.Tensor:
+        return perceptual(fake, tex_swap).mean()
+
+
+@LOSSES.register_module()
+class ChamferLoss(BaseLoss):
+    """Chamfer distance between C^w and the canonical grid, so the warp cannot collapse.
+
+    ``squared=True`` (code) uses squared distances; ``False`` the paper's L2.
+    """
+
+    def __init__(self, loss_weight: float = 200.0, squared: bool = True,
+                 ramp: Optional[dict] = None):
+        super().__init__(loss_weight, ramp)
+        self.squared = squared
+
+    def forward(self, corr_map: torch.Tensor,
+                grid: torch.Tensor) -> torch.Tensor:
+        """C^w (B, 2, H, W), canonical grid (1, 2, H, W) -> scalar."""
+        return chamfer_distance(corr_map.flatten(2).transpose(1, 2),
+                                grid.flatten(2).transpose(1, 2),
+                                squared=self.squared)
+
+
+@LOSSES.register_module()
+class WarpLoss(BaseLoss):
+    """Warp each image of a pair into its partner's frame by soft correspondence; LPIPS to the partner.
+
+    For a pair (1, 2): x_{1<-2} = softmax_k(-d(C1(i), C2(k)) / tau) @ x2 and
+    symmetrically; the loss is LPIPS(x_{1<-2}, x1.detach()). Images larger
+    than the correspondence map are bilinearly resized to it first.
+    ``squared=False`` (code and paper) uses the plain L2 distance.
+    """
+
+    def __init__(self, loss_weight: float = 5.0, tau: float = 0.01,
+                 squared: bool = False, chunk_size: Optional[int] = None,
+                 ramp: Optional[dict] = None):
+        super().__init__(loss_weight, ramp)
+        if tau <= 0:
+            raise ValueError(f'WarpLoss tau must be > 0, got {tau}')
+        self.tau = tau
+        self.squared = squared
+        self.chunk_size = chunk_size
+
+    def warp_partners(self, images: torch.Tensor,
+                      corr_maps: torch.Tensor) -> torch.Tensor:
+        """(2n, 3, S, S), (2n, 2, G, G) -> (2n, 3, G, G): each image rebuilt from its partner."""
+        size = corr_maps.shape[-2:]
+        if images.shape[-2:] != size:
+            images = F.interpolate(images, size=size, mode='bilinear',
+                                   align_corners=False)
+        return warp_by_correspondence(corr_maps, pair_swap(corr_maps),
+                                      pair_swap(images), self.tau,
+                                      self.squared, self.chunk_size)
+
+    def forward(self, images: torch.Tensor, corr_maps: torch.Tensor,
+                perceptual: Perceptual) -> torch.Tensor:
+        warped = self.warp_partners(images, corr_maps)
+        target = images
+        if target.shape[-2:] != warped.shape[-2:]:
+            target = F.interpolate(target, size=warped.shape[-2:],
+                                   mode='bilinear', align_corners=False)
+        return perceptual(warped, target.detach()).mean()

@@ -1,0 +1,134 @@
+import math
+
+import pytest
+import torch
+
+from coordgan.engine import lazy_regularization_correction
+from helpers import (changed, fake_batch, optim_wrappers, snapshot,
+                     tiny_model)
+
+
+def test_d_step_changes_d_only_and_g_step_changes_g_only():
+    model = tiny_model()
+    wrappers = optim_wrappers(model)
+    real = model.data_preprocessor(fake_batch(), True)['inputs']
+    nets = dict(g=model.generator, d=model.discriminator,
+                patch_d=model.patch_discriminator, ema=model.generator_ema,
+                lpips=model.perceptual)
+    before = {k: snapshot(v) for k, v in nets.items()}
+
+    gen = model.step_generator(real.device)
+    log = model.discriminator_step(real, 0, wrappers['discriminator'], gen)
+    assert {'loss_d', 'loss_patch_d', 'loss_r1', 'loss_patch_r1'} <= set(log)
+    assert changed(before['d'], model.discriminator)
+    assert changed(before['patch_d'], model.patch_discriminator)
+    for name in ('g', 'ema', 'lpips'):
+        assert not changed(before[name], nets[name]), name
+
+    before = {k: snapshot(v) for k, v in nets.items()}
+    log = model.generator_step(4, real.device, 0, wrappers['generator'], gen)
+    assert {'loss_gan', 'loss_structure_swap', 'loss_texture_swap',
+            'loss_chamfer', 'loss_warp'} <= set(log)
+    assert changed(before['g'], model.generator)
+    for name in ('d', 'patch_d', 'ema', 'lpips'):
+        assert not changed(before[name], nets[name]), name
+    # Nothing leaks into the discriminators' gradients from the G step.
+    assert all(p.grad is None or not p.grad.any()
+               for p in model.discriminator.parameters())
+    assert all(p.requires_grad for p in model.discriminator.parameters())
+
+
+def test_lpips_is_in_no_optimizer_and_never_changes():
+    model = tiny_model()
+    wrappers = optim_wrappers(model)
+    optimized = {id(p) for w in wrappers.values()
+                 for group in w.optimizer.param_groups for p in group['params']}
+    assert not any(id(p) in optimized for p in model.perceptual.parameters())
+    assert not any(id(p) in optimized
+                   for p in model.generator_ema.parameters())
+    before = snapshot(model.perceptual)
+    model.train()
+    for _ in range(2):
+        model.train_step(fake_batch(), wrappers)
+    assert not changed(before, model.perceptual)
+    assert not model.perceptual.training
+
+
+def test_ema_moves_toward_g_by_the_half_life_rule():
+    model = tiny_model()
+    with torch.no_grad():
+        for p in model.generator.parameters():
+            p.add_(1.0)
+    ema_before = [p.clone() for p in model.generator_ema.parameters()]
+    model.update_ema(images_per_step=16)
+    beta = 0.5**(16 / 5000)
+    assert beta == pytest.approx(0.5**(32 / 10000))  # the reference decay
+    for old, new, g in zip(ema_before, model.generator_ema.parameters(),
+                           model.generator.parameters()):
+        torch.testing.assert_close(new, beta * old + (1 - beta) * g)
+        assert (new - g).abs().sum() < (old - g).abs().sum()
+
+
+def test_train_step_counts_iterations_and_needs_pairs():
+    model = tiny_model()
+    wrappers = optim_wrappers(model)
+    model.train_step(fake_batch(), wrappers)
+    model.train_step(fake_batch(), wrappers)
+    assert int(model.iteration) == 2
+    assert 'iteration' in model.state_dict()
+    with pytest.raises(ValueError, match='even'):
+        model.train_step(fake_batch(num=3), wrappers)
+
+
+def test_losses_can_be_switched_and_unknown_names_fail():
+    model = tiny_model(warp=None, structure_swap=None, patch_r1=None)
+    assert 'warp' not in model.losses
+    log = model.train_step(fake_batch(), optim_wrappers(model))
+    assert 'loss_warp' not in log and 'loss_patch_d' not in log
+    from coordgan.registry import MODELS
+    from helpers import tiny_model_cfg
+    cfg = tiny_model_cfg()
+    cfg['losses']['wrap'] = dict(type='WarpLoss')
+    with pytest.raises(KeyError, match='losses.wrap'):
+        MODELS.build(cfg)
+    cfg = tiny_model_cfg(gan=None)
+    with pytest.raises(KeyError, match='losses.gan is required'):
+        MODELS.build(cfg)
+
+
+def test_rng_state_is_part_of_the_checkpoint():
+    model = tiny_model()
+    wrappers = optim_wrappers(model)
+    model.train_step(fake_batch(), wrappers)
+    state = model.state_dict()
+    copy = tiny_model()
+    copy.load_state_dict(state)
+    cpu = torch.device('cpu')
+    a = model.sample_codes(2, cpu, model.step_generator(cpu))
+    b = copy.sample_codes(2, cpu, copy.step_generator(cpu))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_lazy_regularization_correction():
+    lr, betas = lazy_regularization_correction(0.002, (0.0, 0.99), 16)
+    assert lr == pytest.approx(0.002 * 16 / 17)
+    assert betas == (0.0, pytest.approx(0.99**(16 / 17)))
+    lr, betas = lazy_regularization_correction(0.002, (0.0, 0.99), 4)
+    assert lr == pytest.approx(0.0016) and betas[1] == pytest.approx(0.99**0.8)
+    model = tiny_model()
+    wrappers = optim_wrappers(model)
+    g = wrappers['generator'].optimizer.param_groups[0]
+    d = wrappers['discriminator'].optimizer.param_groups[0]
+    assert g['lr'] == pytest.approx(0.0016)
+    assert d['betas'][1] == pytest.approx(0.99**(16 / 17))
+    d_params = {id(p) for p in d['params']}
+    assert all(id(p) in d_params
+               for p in model.patch_discriminator.parameters())
+
+
+def test_sampling_from_the_ema_generator():
+    model = tiny_model()
+    out = model(4)
+    assert out.image.shape == (4, 3, 16, 16)
+    with pytest.raises(NotImplementedError, match='train_step'):
+        model(mode='loss')

@@ -1,0 +1,238 @@
+import math
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from coordgan.models.losses import (LPIPS, ChamferLoss, GANLoss,
+                                    R1Regularization, TextureSwapLoss,
+                                    WarpLoss, check_ramp, ramp_factor)
+from coordgan.models.losses.perceptual import TORCHVISION_FILES
+from coordgan.ops import canonical_grid
+
+
+def l1(a, b):
+    """A stand-in perceptual distance: per-sample mean absolute difference."""
+    return (a - b).abs().flatten(1).mean(1)
+
+
+# ---------------------------------------------------------------- ramps
+def test_reference_code_ramps():
+    gan = dict(type='linear', length=10000, floor=0.5)
+    assert [ramp_factor(gan, i) for i in (0, 5000, 7500, 10000, 20000)] == [
+        0.5, 0.5, 0.75, 1.0, 1.0]
+    warm = dict(type='linear', length=20000)
+    assert [ramp_factor(warm, i) for i in (0, 10000, 20000, 30000)] == [
+        0.0, 0.5, 1.0, 1.0]
+    step = dict(type='step', start=10000)
+    assert [ramp_factor(step, i) for i in (0, 9999, 10000)] == [0.0, 0.0, 1.0]
+    assert ramp_factor(None, 0) == 1.0
+    assert GANLoss(2.0, ramp=gan).weight_at(7500) == 1.5
+
+
+@pytest.mark.parametrize('ramp,match', [
+    (dict(type='cosine'), 'ramp type'),
+    (dict(type='linear', length=0), 'length'),
+    (dict(type='linear', length=5, floor=2), 'floor'),
+    (dict(type='step'), 'start'),
+])
+def test_bad_ramps_are_named(ramp, match):
+    with pytest.raises(ValueError, match=match):
+        check_ramp(ramp)
+
+
+# ------------------------------------------------------------ GAN losses
+def test_logistic_losses_equal_their_definitions():
+    real, fake = torch.randn(7, 1), torch.randn(7, 1)
+    sig = torch.sigmoid
+    loss = GANLoss()
+    torch.testing.assert_close(loss.generator_loss(fake),
+                               (-torch.log(sig(fake))).mean())
+    torch.testing.assert_close(
+        loss.discriminator_loss(real, fake),
+        (-torch.log(sig(real))).mean() + (-torch.log(1 - sig(fake))).mean())
+
+
+def test_r1_equals_analytic_gradient_norm():
+    # D(x) = sum(w * x^2) per sample -> dD/dx = 2 w x.
+    w = torch.randn(3, 4, 4)
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    y = torch.randn(5, 6, requires_grad=True)
+    logits = (w * x**2).flatten(1).sum(1) + (y**3).sum(1)
+    r1 = R1Regularization(gamma=10.0, interval=16)
+    penalty = r1(logits, [x, y])
+    expected = ((2 * w * x)**2).flatten(1).sum(1).mean() + (
+        (3 * y**2)**2).sum(1).mean()
+    torch.testing.assert_close(penalty, expected)
+    # The penalty is differentiable (create_graph) and lazily scaled.
+    penalty.backward()
+    assert x.grad is not None
+    assert r1.weight_at(0) == 10.0 / 2 * 16
+    assert [r1.active(i) for i in (0, 1, 16, 32)] == [True, False, True, True]
+    late = R1Regularization(gamma=1.0, interval=16, start=10000)
+    assert not late.active(9984) and late.active(10000)
+
+
+# ---------------------------------------------------------------- Chamfer
+def brute_chamfer(a, b, squared):
+    total = 0.0
+    for ai, bi in zip(a, b):
+        d = np.array([[np.sum((p - q)**2) for q in bi] for p in ai])
+        d = d if squared else np.sqrt(d)
+        total += d.min(1).mean() + d.min(0).mean()
+    return total / len(a)
+
+
+@pytest.mark.parametrize('squared', [True, False])
+def test_chamfer_loss_equals_brute_force(squared):
+    corr = torch.rand(2, 2, 5, 5, dtype=torch.float64) * 2 - 1
+    grid = canonical_grid(5, dtype=torch.float64)
+    loss = ChamferLoss(squared=squared)(corr, grid)
+    a = corr.flatten(2).transpose(1, 2).numpy()
+    b = grid.expand(2, -1, -1, -1).flatten(2).transpose(1, 2).numpy()
+    assert float(loss) == pytest.approx(brute_chamfer(a, b, squared),
+                                        rel=1e-10)
+    assert float(ChamferLoss()(grid.expand(2, -1, -1, -1), grid)) == 0
+    assert ChamferLoss().loss_weight == 200
+
+
+# ------------------------------------------------------------------- warp
+def brute_warp(query, ref, img, tau, squared):
+    """x_q(i) = sum_k softmax_k(-d(q_i, r_k) / tau) img(k), with explicit loops."""
+    c, h, w = img.shape
+    q = query.reshape(2, -1).T
+    r = ref.reshape(2, -1).T
+    v = img.reshape(c, -1).T
+    out = np.zeros((q.shape[0], c))
+    for i, qi in enumerate(q):
+        d = np.array([np.sum((qi - rk)**2) for rk in r])
+        d = d if squared else np.sqrt(d)
+        logits = -d / tau
+        a = np.exp(logits - logits.max())
+        out[i] = (a / a.sum()) @ v
+    return out.T.reshape(c, h, w)
+
+
+@pytest.mark.parametrize('squared', [False, True])
+def test_warp_affinity_equals_brute_force(squared):
+    maps = torch.rand(4, 2, 6, 6, dtype=torch.float64) * 2 - 1
+    imgs = torch.rand(4, 3, 6, 6, dtype=torch.float64)
+    loss = WarpLoss(tau=0.05, squared=squared)
+    warped = loss.warp_partners(imgs, maps)
+    for k in range(4):
+        partner = k ^ 1
+        expected = brute_warp(maps[k].numpy(), maps[partner].numpy(),
+                              imgs[partner].numpy(), 0.05, squared)
+        np.testing.assert_allclose(warped[k].numpy(), expected, atol=1e-10)
+
+
+def test_warp_loss_compares_to_a_detached_target():
+    maps = (torch.rand(2, 2, 4, 4) * 2 - 1).requires_grad_()
+    imgs = torch.rand(2, 3, 4, 4, requires_grad=True)
+    loss = WarpLoss()(imgs, maps, l1)
+    loss.backward()
+    # The gradient into the images comes only through the warped partner.
+    maps2 = maps.detach().requires_grad_()
+    imgs2 = imgs.detach().requires_grad_()
+    warped = WarpLoss().warp_partners(imgs2, maps2)
+    l1(warped, imgs2.detach()).mean().backward()
+    torch.testing.assert_close(imgs.grad, imgs2.grad)
+    torch.testing.assert_close(maps.grad, maps2.grad)
+    assert maps.grad.abs().sum() > 0
+
+
+def test_warp_loss_resizes_large_images_to_the_map():
+    maps = canonical_grid(8).expand(2, -1, -1, -1)
+    imgs = torch.rand(2, 3, 32, 32)
+    # Identical maps and a sharp tau: each image rebuilds its partner.
+    warped = WarpLoss(tau=1e-4).warp_partners(imgs, maps)
+    small = torch.nn.functional.interpolate(imgs, size=(8, 8),
+                                            mode='bilinear',
+                                            align_corners=False)
+    torch.testing.assert_close(warped, small.flip(0), atol=1e-4, rtol=0)
+    assert WarpLoss()(imgs, maps, l1).shape == ()
+    with pytest.raises(ValueError, match='tau'):
+        WarpLoss(tau=0)
+
+
+def test_texture_swap_loss_reaches_both_images():
+    a = torch.rand(2, 3, 4, 4, requires_grad=True)
+    b = torch.rand(2, 3, 4, 4, requires_grad=True)
+    loss = TextureSwapLoss(5.0, ramp=dict(type='linear', length=20000))
+    loss(a, b, l1).backward()
+    assert a.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
+    assert loss.weight_at(10000) == 2.5
+
+
+# ------------------------------------------------------------------ LPIPS
+def test_lpips_is_frozen_and_stays_in_eval_mode():
+    lp = LPIPS(random_backbone=True)
+    assert not any(p.requires_grad for p in lp.parameters())
+    lp.train()
+    assert not lp.training and not any(m.training for m in lp.modules())
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    d = lp(x, x.flip(0))
+    assert d.shape == (2, )
+    assert torch.equal(lp(x, x.flip(0)), d)  # no dropout
+    assert float(lp(x, x).abs().max()) == 0
+
+
+def test_missing_backbone_warns_and_uses_a_seeded_stand_in(tmp_path,
+                                                           monkeypatch):
+    from coordgan.models.losses import perceptual
+    logged = []
+    monkeypatch.setattr(perceptual, 'print_log',
+                        lambda msg, **kw: logged.append((msg, kw)))
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    a = LPIPS()
+    b = LPIPS()
+    assert 'stand-in' in a.backbone_source
+    msg, kw = logged[0]
+    assert 'vgg16-397923af.pth' in msg and 'stand-in' in msg
+    assert kw['level'] == 30  # WARNING
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_backbone_loads_from_torchvision_cache_file(tmp_path, monkeypatch):
+    """Random VGG16 weights saved under the real torchvision file name load into LPIPS."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    cache = tmp_path / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    torch.manual_seed(3)
+    vgg = torchvision.models.vgg16()
+    path = cache / TORCHVISION_FILES['vgg']
+    torch.save(vgg.state_dict(), path)
+
+    lp = LPIPS()
+    assert lp.backbone_source == str(path)
+    # LPIPS keeps torchvision's layer numbers inside its slices.
+    assert torch.equal(getattr(lp.model.net.slice1, '0').weight,
+                       vgg.features[0].weight)
+    assert torch.equal(getattr(lp.model.net.slice5, '28').weight,
+                       vgg.features[28].weight)
+    # An explicit path works the same; a wrong file is a clear error.
+    other = tmp_path / 'my_vgg.pth'
+    torch.save(vgg.state_dict(), other)
+    assert LPIPS(backbone_weights=str(other)).backbone_source == str(other)
+    torch.save({'fc.weight': torch.zeros(1)}, tmp_path / 'bad.pth')
+    with pytest.raises(ValueError, match='not a torchvision vgg'):
+        LPIPS(backbone_weights=str(tmp_path / 'bad.pth'))
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        LPIPS(backbone_weights=str(tmp_path / 'nope.pth'))
+
+
+def test_linear_weights_load_from_a_given_file(tmp_path):
+    import lpips
+    shipped = osp.join(osp.dirname(lpips.__file__), 'weights', 'v0.1',
+                       'vgg.pth')
+    state = torch.load(shipped, map_location='cpu')
+    state = {k: torch.full_like(v, 0.5) for k, v in state.items()}
+    path = tmp_path / 'lin.pth'
+    torch.save(state, path)
+    lp = LPIPS(random_backbone=True, linear_weights=str(path))
+    assert float(lp.model.lin0.model[1].weight.mean()) == 0.5
+    with pytest.raises(FileNotFoundError, match='linear_weights'):
+        LPIPS(linear_weights=str(tmp_path / 'missing.pth'))
