@@ -198,7 +198,7 @@ WEIGHT_INITIALIZERS = _child('weight initializer',
 DATASETS = _child('dataset', MMENGINE_DATASETS, 'coordgan.datasets')
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS)
 TRANSFORMS = _child('transform', MMCV_TRANSFORMS, 'coordgan.datasets')
-METRICS = _child('metric', MMENGINE_METRICS)
+METRICS = _child('metric', MMENGINE_METRICS, 'coordgan.evaluation')
 EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR)
 HOOKS = _child('hook', MMENGINE_HOOKS, 'coordgan.engine')
 LOOPS = _child('loop', MMENGINE_LOOPS)
@@ -220,7 +220,7 @@ GENERATORS = _kind('generator', 'coordgan.models.generators')
 DISCRIMINATORS = _kind('discriminator', 'coordgan.models.discriminators')
 ENCODERS = _kind('encoder', 'coordgan.models.encoders')
 LOSSES = _kind('loss', 'coordgan.models.losses')
-FEATURE_EXTRACTORS = _kind('feature extractor')
+FEATURE_EXTRACTORS = _kind('feature extractor', 'coordgan.models.correspondence')
 
 PLUGIN_KINDS = dict(
     warper=WARPERS,

@@ -4,16 +4,18 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import DefaultScope
 
 import coordgan.models  # noqa: F401  registers every network
-from coordgan.models import (BaseDiscriminator, BaseEncoder, BaseGenerator,
-                             BaseWarper)
-from coordgan.registry import (DISCRIMINATORS, ENCODERS, GENERATORS, MODELS,
-                               PLUGIN_KINDS, WARPERS, UnknownScopeError,
+from coordgan.models import (BaseCorrespondence, BaseDiscriminator,
+                             BaseEncoder, BaseGenerator, BaseWarper)
+from coordgan.registry import (DISCRIMINATORS, ENCODERS, FEATURE_EXTRACTORS,
+                               GENERATORS, MODELS, PLUGIN_KINDS, WARPERS,
+                               UnknownScopeError,
                                UnknownTypeError, check_scope,
                                init_default_scope)
 from tiny_configs import TINY_KWARGS, tiny
 
 BASES = {WARPERS: BaseWarper, GENERATORS: BaseGenerator,
-         DISCRIMINATORS: BaseDiscriminator, ENCODERS: BaseEncoder}
+         DISCRIMINATORS: BaseDiscriminator, ENCODERS: BaseEncoder,
+         FEATURE_EXTRACTORS: BaseCorrespondence}
 
 
 def all_registered():

@@ -28,6 +28,9 @@ TINY_KWARGS = {
     # The VGG widths are fixed; a random backbone avoids the missing-weights
     # warning (tests never have ImageNet weights).
     'LPIPS': dict(random_backbone=True),
+    'CopyReferenceMask': dict(input_size=16),
+    'RawPixelNearestNeighbour': dict(input_size=16),
+    'CoordGANCorrespondence': dict(input_size=16),
 }
 
 SIZE_KEYS = ('out_size', 'in_size', 'grid_size')
@@ -50,15 +53,34 @@ def tiny(cfg: dict) -> dict:
     if 'warper' in out:
         out['warper'] = tiny(out['warper'])
         out['warper'].pop('style_dim', None)  # the generator fills it in
+    if out['type'] == 'CoordGANCorrespondence':
+        out['encoder'] = tiny(cfg.get('encoder', TINY_ENCODER))
+        out['generator'] = tiny(cfg.get('generator', TINY_GENERATOR))
+        _match_latents(out)
     return out
 
 
+def _match_latents(cfg: dict) -> None:
+    """Give a tiny encoder as many W+ slots as its tiny generator has."""
+    gen = cfg['generator']
+    num_up = (gen['out_size'] // gen['grid_size']).bit_length() - 1
+    cfg['encoder']['num_latents'] = 2 * (gen['num_blocks'] + num_up) + 2
+
+
+TINY_ENCODER = dict(type='CoordGANEncoder')
+TINY_GENERATOR = dict(type='CoordGANGenerator')
+
+
 def tiny_model(cfg: dict) -> dict:
-    """A copy of a training-model config (e.g. ``CoordGAN``) with tiny networks."""
+    """A copy of a training-model config (``CoordGAN``, ``CoordGANInversion``) with tiny networks."""
     out = copy.deepcopy(dict(cfg))
-    for key in ('generator', 'discriminator', 'patch_discriminator'):
+    out.pop('generator_checkpoint', None)
+    for key in ('generator', 'discriminator', 'patch_discriminator',
+                'encoder'):
         if key in out:
             out[key] = tiny(out[key])
     if 'perceptual' in out:
         out['perceptual'] = tiny(out['perceptual'])
+    if 'encoder' in out and 'generator' in out:
+        _match_latents(out)
     return out

@@ -1,8 +1,13 @@
 from .image_folder import ImageFolderDataset
+from .segmentation import (CELEBAMASK_HQ_CLASSES, DATASETGAN_CAR_CLASSES,
+                           DATASETGAN_FACE_CLASSES, CelebAMaskHQDataset,
+                           DatasetGANDataset, SegmentationFolderDataset)
 from .synthetic_parts import PART_NAMES, SyntheticPartsDataset, render_sample
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
     'ImageFolderDataset', 'PART_NAMES', 'SyntheticPartsDataset',
-    'render_sample'
+    'render_sample', 'SegmentationFolderDataset', 'CelebAMaskHQDataset',
+    'DatasetGANDataset', 'CELEBAMASK_HQ_CLASSES', 'DATASETGAN_FACE_CLASSES',
+    'DATASETGAN_CAR_CLASSES'
 ]

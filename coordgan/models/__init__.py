@@ -7,3 +7,4 @@ from .warpers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .algorithms import *  # noqa: F401,F403
 from .wrappers import SeparateDistributedDataParallel  # noqa: F401
+from .correspondence import *  # noqa: F401,F403

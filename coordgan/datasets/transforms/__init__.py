@@ -1,3 +1,4 @@
 from .formatting import PackImageInputs
+from .loading import LoadSegMap
 
-__all__ = ['PackImageInputs']
+__all__ = ['PackImageInputs', 'LoadSegMap']

@@ -1,16 +1,18 @@
 """CoordGAN training (stage 1): one iteration as in REFERENCE.md section 5."""
 import copy
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.dist import broadcast_object_list, get_rank, get_world_size
-from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.dist import get_world_size
+from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 
 from coordgan.ops import pair_swap
 from coordgan.registry import (DISCRIMINATORS, GENERATORS, LOSSES, MODELS)
 from ..generators import GeneratorOutput
+from .common import IMAGE_PREPROCESSOR, fp32, unwrap
+from .random_stream import RandomStreamMixin
 
 # The terms of the objective, by name (REFERENCE.md sections 5-6); their
 # weights, warm-ups and variants come from the config
@@ -19,13 +21,8 @@ LOSS_NAMES = ('gan', 'r1', 'structure_swap', 'patch_r1', 'texture_swap',
               'warp', 'chamfer')
 
 
-def unwrap(module: nn.Module) -> nn.Module:
-    """The network inside a (distributed) model wrapper."""
-    return module.module if is_model_wrapper(module) else module
-
-
 @MODELS.register_module()
-class CoordGAN(BaseModel):
+class CoordGAN(RandomStreamMixin, BaseModel):
     """CoordGAN with its image D, patch co-occurrence D, losses and generator EMA.
 
     Each iteration (:meth:`train_step`): D step (image + patch D), lazy R1
@@ -58,11 +55,8 @@ class CoordGAN(BaseModel):
                  ema_half_life_images: float = 5000.0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ImgDataPreprocessor',
-                                     mean=[127.5] * 3, std=[127.5] * 3,
-                                     bgr_to_rgb=True)
-        super().__init__(data_preprocessor=data_preprocessor,
+        super().__init__(data_preprocessor=data_preprocessor or
+                         IMAGE_PREPROCESSOR,
                          init_cfg=init_cfg)
         self.generator = GENERATORS.build(generator)
         self.discriminator = DISCRIMINATORS.build(discriminator)
@@ -82,39 +76,6 @@ class CoordGAN(BaseModel):
             for name, cfg in losses.items() if cfg is not None
         })
         self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
-        self._rng: Optional[torch.Generator] = None
-
-    # ----------------------------------------------------------- randomness
-    def _shared_rng(self) -> torch.Generator:
-        """The run's random stream: same state on every rank, saved in checkpoints."""
-        if self._rng is None:
-            seed = [int(torch.randint(2**62, (1, )))]
-            broadcast_object_list(seed)  # identical on every rank
-            self._rng = torch.Generator().manual_seed(seed[0])
-        return self._rng
-
-    def step_generator(self, device: torch.device) -> torch.Generator:
-        """A generator for one iteration's codes, noise and crops, distinct per rank.
-
-        One draw from the shared stream per iteration (plus the rank) seeds
-        it, so the stream's state alone (a rank-independent checkpoint entry)
-        makes a resumed run continue exactly, whatever the number of ranks.
-        """
-        seed = int(torch.randint(2**62, (1, ), generator=self._shared_rng()))
-        return torch.Generator(device=device).manual_seed(
-            (seed + 1_000_003 * get_rank()) % 2**63)
-
-    def get_extra_state(self) -> torch.Tensor:
-        # A tensor (empty before the first step): mmengine broadcasts every
-        # state-dict entry when it initialises weights.
-        if self._rng is None:
-            return torch.zeros(0, dtype=torch.uint8)
-        return self._rng.get_state()
-
-    def set_extra_state(self, state: torch.Tensor) -> None:
-        if state.numel():
-            self._rng = torch.Generator()
-            self._rng.set_state(state.cpu())
 
     # ----------------------------------------------------------- generation
     def sample_codes(self, num: int, device: torch.device,
@@ -196,7 +157,7 @@ class CoordGAN(BaseModel):
         reg = {}
         if 'r1' in losses and losses['r1'].active(it):
             real_in = real.detach().requires_grad_(True)
-            with optim_wrapper.optim_context(d):
+            with optim_wrapper.optim_context(d), fp32(real.device):
                 logits = d(real_in)
                 penalty = losses['r1'](logits, [real_in])
                 # 0 * logits keeps every D parameter in the graph (DDP).
@@ -211,7 +172,7 @@ class CoordGAN(BaseModel):
                                        gen).requires_grad_(True)
             refs = net.sample_crops(fake.image, net.num_ref_crops,
                                     gen).requires_grad_(True)
-            with optim_wrapper.optim_context(patch_d):
+            with optim_wrapper.optim_context(patch_d), fp32(real.device):
                 logits = patch_d(targets, refs)
                 penalty = losses['patch_r1'](logits, [targets, refs])
                 reg['loss_patch_r1'] = (

@@ -4,7 +4,6 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from coordgan.ops import blur_padding
 from .blur import Blur

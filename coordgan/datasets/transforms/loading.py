@@ -1,0 +1,142 @@
+"""Loading part-label maps (segmentation masks) from disk."""
+import os.path as osp
+from typing import Dict, Optional
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from coordgan.registry import TRANSFORMS
+
+SIZE_CHECKS = ('exact', 'aspect', 'none')
+
+
+def read_png_labels(path: str) -> np.ndarray:
+    """A single-channel (or grey 3/4-channel) uint8/uint16 PNG -> (H, W) label array."""
+    seg = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if seg is None:
+        raise ValueError(f'{path}: OpenCV cannot read it as a PNG image')
+    if seg.ndim == 3:
+        # Some tools save label maps as grey RGB; colour-coded masks would
+        # need a palette lookup, which we refuse to guess.
+        if not all(np.array_equal(seg[..., 0], seg[..., c])
+                   for c in range(1, seg.shape[2])):
+            raise ValueError(
+                f'{path}: a {seg.shape[2]}-channel PNG whose channels differ '
+                'is not a label map; save one channel of integer labels '
+                '(colour-coded masks must be converted first)')
+        seg = seg[..., 0]
+    if seg.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f'{path}: expected uint8 or uint16 labels, got '
+                         f'{seg.dtype}')
+    return seg
+
+
+def read_npy_labels(path: str) -> np.ndarray:
+    """A 2-D integer ``.npy`` array -> (H, W) label array."""
+    try:
+        seg = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f'{path}: cannot read it as a .npy array ({err})') \
+            from err
+    if not isinstance(seg, np.ndarray) or seg.dtype.kind not in 'iu':
+        raise ValueError(f'{path}: expected an integer array of labels, got '
+                         f'dtype {getattr(seg, "dtype", type(seg))}')
+    return seg
+
+
+def remap_labels(seg: np.ndarray, label_map: Dict[int, int]) -> np.ndarray:
+    """(H, W) labels -> (H, W) ``label_map[label]``, 0 for labels not in the map."""
+    ids, inverse = np.unique(seg, return_inverse=True)
+    new_ids = np.array([label_map.get(int(i), 0) for i in ids],
+                       dtype=np.int64)
+    return new_ids[inverse].reshape(seg.shape)
+
+
+@TRANSFORMS.register_module()
+class LoadSegMap(BaseTransform):
+    """``results['seg_map_path']`` (.png or .npy) -> ``results['gt_seg_map']`` (H, W) int64.
+
+    Args:
+        label_map (dict, optional): Old label -> new label, applied after
+            loading; labels not listed become 0 (background).
+        size_check (str): How the mask size must relate to
+            ``results['img_shape']`` when an image was loaded first:
+            ``'exact'`` (same H, W), ``'aspect'`` (same aspect ratio, e.g.
+            CelebAMask-HQ's 512 px masks of 1024 px images) or ``'none'``.
+    """
+
+    def __init__(self,
+                 label_map: Optional[Dict[int, int]] = None,
+                 size_check: str = 'exact'):
+        if size_check not in SIZE_CHECKS:
+            raise ValueError(f'LoadSegMap: size_check must be one of '
+                             f'{SIZE_CHECKS}, got {size_check!r}')
+        self.label_map = self._check_label_map(label_map)
+        self.size_check = size_check
+
+    @staticmethod
+    def _check_label_map(label_map) -> Optional[Dict[int, int]]:
+        if label_map is None:
+            return None
+        if not isinstance(label_map, dict):
+            raise TypeError(f'LoadSegMap: label_map must be a dict of old '
+                            f'label -> new label, got {label_map!r}')
+        for old, new in label_map.items():
+            for value in (old, new):
+                if not isinstance(value, (int, np.integer)) or isinstance(
+                        value, bool):
+                    raise TypeError(
+                        f'LoadSegMap: label_map entries must be integers, '
+                        f'got {old!r}: {new!r}')
+        return {int(k): int(v) for k, v in label_map.items()}
+
+    def transform(self, results: dict) -> dict:
+        if 'seg_map_path' not in results:
+            raise KeyError(f'LoadSegMap needs a "seg_map_path" entry; got '
+                           f'keys {sorted(results)} (is the dataset a '
+                           'labelled one, e.g. SegmentationFolderDataset?)')
+        path = results['seg_map_path']
+        seg = self._read(path)
+        if self.label_map is not None:
+            seg = remap_labels(seg, self.label_map)
+        if 'img_shape' in results:
+            self._check_size(seg.shape, tuple(results['img_shape'][:2]),
+                             results.get('img_path'), path)
+        results['gt_seg_map'] = seg.astype(np.int64)
+        return results
+
+    @staticmethod
+    def _read(path: str) -> np.ndarray:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'LoadSegMap: mask file {path} does not '
+                                    'exist')
+        ext = osp.splitext(path)[1].lower()
+        if ext == '.png':
+            seg = read_png_labels(path)
+        elif ext == '.npy':
+            seg = read_npy_labels(path)
+        else:
+            raise ValueError(f'LoadSegMap: {path}: expected a .png or .npy '
+                             f'mask, got {ext!r}')
+        if seg.ndim != 2:
+            raise ValueError(f'LoadSegMap: {path}: expected a 2-D (H, W) '
+                             f'label map, got shape {seg.shape}')
+        return seg
+
+    def _check_size(self, seg_shape, img_shape, img_path, path) -> None:
+        if self.size_check == 'none' or seg_shape == img_shape:
+            return
+        same_aspect = (seg_shape[0] * img_shape[1] ==
+                       seg_shape[1] * img_shape[0])
+        if self.size_check == 'aspect' and same_aspect:
+            return
+        hint = (" (same aspect ratio: pass size_check='aspect' if the mask "
+                'is a scaled copy)') if same_aspect else ''
+        raise ValueError(
+            f'LoadSegMap: mask {path} is {seg_shape[0]}x{seg_shape[1]} (HxW) '
+            f'but image {img_path} is {img_shape[0]}x{img_shape[1]}{hint}')
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(label_map={self.label_map}, '
+                f'size_check={self.size_check!r})')

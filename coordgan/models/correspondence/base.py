@@ -1,0 +1,49 @@
+"""The correspondence kind for label propagation: per-pixel descriptors and how to compare them."""
+from abc import ABCMeta, abstractmethod
+
+import torch
+import torch.nn as nn
+
+from coordgan.ops import soft_correspondence
+
+
+class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
+    """Given images, return per-pixel descriptors; given two descriptor maps, move labels.
+
+    ``describe`` takes images (B, 3, S, S) in [-1, 1] at ``input_size`` and
+    returns descriptors (B, D, h, w). ``propagate`` turns query and reference
+    descriptors and the reference's soft labels (B, K, h', w') into the
+    query's soft labels (B, K, h, w); the default is
+    ``softmax(-dist / tau)`` over all reference positions (plain L2 unless
+    ``squared``). Feature baselines override :meth:`describe` (and
+    :meth:`propagate` for other rules such as top-k); the evaluator does not
+    change.
+    """
+
+    def __init__(self, input_size: int = 128, tau: float = 0.01,
+                 squared: bool = False):
+        super().__init__()
+        if tau <= 0:
+            raise ValueError(f'tau must be > 0, got {tau}')
+        self.input_size = input_size
+        self.tau = tau
+        self.squared = squared
+
+    @abstractmethod
+    def describe(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) in [-1, 1] -> (B, D, h, w) descriptors."""
+
+    def propagate(self, query: torch.Tensor, ref: torch.Tensor,
+                  ref_labels: torch.Tensor) -> torch.Tensor:
+        """(B, D, h, w), (B, D, h', w'), (B, K, h', w') -> (B, K, h, w) soft labels."""
+        if ref_labels.shape[-2:] != ref.shape[-2:]:
+            ref_labels = nn.functional.interpolate(
+                ref_labels, size=ref.shape[-2:], mode='bilinear',
+                align_corners=False)
+        b, _, h, w = query.shape
+        out = soft_correspondence(
+            query.flatten(2).transpose(1, 2).float(),
+            ref.flatten(2).transpose(1, 2).float(),
+            ref_labels.flatten(2).transpose(1, 2).float(), self.tau,
+            self.squared)
+        return out.transpose(1, 2).reshape(b, -1, h, w)
