@@ -14,7 +14,7 @@ from mmengine.dist import get_rank, init_dist
 from terminaltables import AsciiTable
 
 from coordgan.apis import (default_split, init_cpu_distributed,
-                           propagate_labels)
+                           propagate_labels, shutdown_distributed)
 from coordgan.registry import DATASETS, FEATURE_EXTRACTORS, init_default_scope
 
 
@@ -108,6 +108,7 @@ def main():
                 json.dump(dict(config=args.config, checkpoint=args.checkpoint,
                                references=refs, num_queries=len(queries),
                                results=results), f, indent=2)
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

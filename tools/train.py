@@ -11,7 +11,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from coordgan.apis import init_cpu_distributed, prepare_train_config
+from coordgan.apis import (init_cpu_distributed, prepare_train_config,
+                           shutdown_distributed)
 
 
 def parse_args():
@@ -49,6 +50,7 @@ def main():
                                resume=args.resume)
     init_cpu_distributed(args.launcher)
     Runner.from_cfg(cfg).train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -52,3 +52,14 @@ def init_cpu_distributed(launcher: str) -> bool:
         return False
     dist.init_process_group(backend='gloo')
     return True
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then close the process group.
+
+    A gloo group left open when the interpreter exits can abort the process
+    ("terminate called without an active exception").
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
