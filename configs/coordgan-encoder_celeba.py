@@ -6,6 +6,7 @@
 _base_ = [
     './_base_/models/coordgan-encoder_128.py',
     './_base_/datasets/image_folder_128.py',
+    './_base_/datasets/labelled_propagation_128.py',
     './_base_/schedules/coordgan-encoder_200k.py', './_base_/default_runtime.py'
 ]
 
@@ -13,20 +14,7 @@ train_dataloader = dict(dataset=dict(data_root='data/celeba-hq/images'))
 custom_hooks = []
 
 propagation = dict(
-    method=dict(type='CoordGANCorrespondence', input_size=128, tau=0.01),
-    baselines=[
-        dict(type='CopyReferenceMask'),
-        dict(type='RawPixelNearestNeighbour'),
-    ],
     dataset=dict(
-        type='CelebAMaskHQDataset',
-        data_root='data/celebamask-hq-6class',
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            # Converted CelebAMask-HQ masks are 512 px for 1024 px images.
-            dict(type='LoadSegMap', size_check='aspect'),
-            dict(type='PackImageInputs', meta_keys=('img_path', 'gt_seg_map')),
-        ]),
+        type='CelebAMaskHQDataset', data_root='data/celebamask-hq-6class'),
     ref_indices=[1, 3, 5, 6, 8],
-    query_indices=list(range(100, 200)),
-    batch_size=16)
+    query_indices=list(range(100, 200)))

@@ -16,7 +16,7 @@ from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 
 from coordgan.apis import propagate_labels
 from coordgan.registry import (DATASETS, FEATURE_EXTRACTORS, HOOKS, MODELS,
-                               OPTIM_WRAPPER_CONSTRUCTORS)
+                               OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS)
 from tiny_configs import tiny, tiny_model
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', 'configs')
@@ -79,16 +79,20 @@ def run_propagation(cfg, model):
     """Build the benchmark's plug-ins (tiny) and run them on a few synthetic items."""
     prop = cfg.propagation
     method = prop.method.to_dict()
-    if method['type'] == 'CoordGANCorrespondence':
+    if method['type'] == 'CoordGANCorrespondence' and model is not None:
         method.setdefault('encoder', cfg.model.encoder.to_dict())
         method.setdefault('generator', cfg.model.generator.to_dict())
     methods = [FEATURE_EXTRACTORS.build(tiny(method))] + [
         FEATURE_EXTRACTORS.build(tiny(b)) for b in prop.get('baselines', [])
     ]
-    if method['type'] == 'CoordGANCorrespondence':
+    if method['type'] == 'CoordGANCorrespondence' and model is not None:
         # The benchmark's correspondence is the trained model's.
         assert type(methods[0].encoder) is type(model.encoder)
     dataset = copy.deepcopy(prop.dataset.to_dict())
+    for step in dataset.get('pipeline', []):
+        TRANSFORMS.build(step)
+    if 'type' not in dataset:
+        return  # a _base_ file: the dataset type comes from the config
     assert DATASETS.get(dataset['type'])
     if dataset['type'] != 'SyntheticPartsDataset':
         return  # public data is not here; its loading is tested elsewhere
