@@ -12,6 +12,7 @@ from mmengine.dist import get_rank, get_world_size
 from coordgan.datasets.segmentation import default_palette
 from coordgan.evaluation import LabelPropagationMetric
 from coordgan.models.correspondence import BaseCorrespondence
+from coordgan.ops import resize_to
 from coordgan.visualization import coords_to_rgb
 
 
@@ -116,10 +117,7 @@ def propagate_labels(method: BaseCorrespondence,
             n = len(chunk)
             soft = method.propagate(desc, ref_desc[r:r + 1].expand(n, -1, -1, -1),
                                     ref_soft[r:r + 1].expand(n, -1, -1, -1))
-            if soft.shape[-2:] != (size, size):
-                soft = F.interpolate(soft, size=(size, size), mode='bilinear',
-                                     align_corners=False)
-            preds = soft.argmax(1).cpu()
+            preds = resize_to(soft, size).argmax(1).cpu()
             metric.process(None, [
                 dict(pred=p.numpy(), gt=g.numpy(), ref_index=ref_index)
                 for p, g in zip(preds, gts)

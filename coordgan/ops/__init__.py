@@ -4,13 +4,14 @@ from .chamfer import chamfer_distance
 from .crops import random_crops
 from .grid import canonical_grid
 from .modulated_conv import modulate_weight, modulated_conv2d
+from .resize import resize_to
 from .soft_correspondence import soft_correspondence, warp_by_correspondence
 from .upfirdn import (blur_padding, make_blur_kernel, upfirdn2d, upsample2d,
                       upsample_blur_padding)
 
 __all__ = [
     'minibatch_stddev', 'pair_swap', 'chamfer_distance', 'canonical_grid', 'random_crops',
-    'modulate_weight', 'modulated_conv2d', 'soft_correspondence',
+    'modulate_weight', 'modulated_conv2d', 'resize_to', 'soft_correspondence',
     'warp_by_correspondence', 'blur_padding', 'make_blur_kernel', 'upfirdn2d',
     'upsample2d', 'upsample_blur_padding'
 ]

@@ -103,8 +103,8 @@ def test_rng_state_is_part_of_the_checkpoint():
     copy = tiny_model()
     copy.load_state_dict(state)
     cpu = torch.device('cpu')
-    a = model.sample_codes(2, cpu, model.step_generator(cpu))
-    b = copy.sample_codes(2, cpu, copy.step_generator(cpu))
+    a = model.generator.sample_codes(2, cpu, model.step_generator(cpu))
+    b = copy.generator.sample_codes(2, cpu, copy.step_generator(cpu))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
 

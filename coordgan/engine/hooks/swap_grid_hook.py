@@ -7,8 +7,8 @@ import mmengine
 import numpy as np
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
+from coordgan.models.algorithms.common import unwrap
 from coordgan.registry import HOOKS
 from coordgan.visualization import swap_grid
 
@@ -40,13 +40,8 @@ class SwapGridHook(Hook):
         self.module = module
         self.out_dir = out_dir
 
-    def _generator(self, runner):
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        return getattr(model, self.module)
-
     def _save(self, runner, iteration: int) -> str:
-        gen = self._generator(runner)
+        gen = getattr(unwrap(runner.model), self.module)
         device = next(gen.parameters()).device
         rng = torch.Generator().manual_seed(self.seed)
         z_s = torch.randn(self.num_structures, gen.z_dim, generator=rng)

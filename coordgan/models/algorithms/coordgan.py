@@ -78,14 +78,6 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
 
     # ----------------------------------------------------------- generation
-    def sample_codes(self, num: int, device: torch.device,
-                     gen: torch.Generator
-                     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(z_s, z_t), each (num, z_dim) N(0, I), from ``gen``."""
-        z = torch.randn(2, num, unwrap(self.generator).z_dim, device=device,
-                        generator=gen)
-        return z[0], z[1]
-
     def generate_pairs(self, generator: nn.Module, num: int,
                        device: torch.device, gen: torch.Generator
                        ) -> Tuple[GeneratorOutput, GeneratorOutput]:
@@ -94,8 +86,9 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         fake = [G(s0, t0), G(s1, t1), ...], tex_swap = [G(s0, t1), G(s1, t0),
         ...]; the structure swap is ``pair_swap(tex_swap)``.
         """
-        z_s, z_t = self.sample_codes(num, device, gen)
-        noise = unwrap(generator).make_noise(2 * num, device, gen)
+        net = unwrap(generator)
+        z_s, z_t = net.sample_codes(num, device, gen)
+        noise = net.make_noise(2 * num, device, gen)
         out = generator(torch.cat([z_s, z_s]),
                         torch.cat([z_t, pair_swap(z_t)]), noise)
         fake = GeneratorOutput(*(t[:num] for t in out))
@@ -164,10 +157,8 @@ class CoordGAN(RandomStreamMixin, BaseModel):
                 reg['loss_r1'] = (penalty * losses['r1'].weight_at(it) +
                                   0 * logits.mean())
         if 'patch_r1' in losses and losses['patch_r1'].active(it):
+            # Crops of the D step's fake images, the patch D's "real" data.
             net = unwrap(patch_d)
-            with torch.no_grad():
-                fake, _ = self.generate_pairs(unwrap(self.generator),
-                                              real.shape[0], real.device, gen)
             targets = net.sample_crops(fake.image, net.num_target_crops,
                                        gen).requires_grad_(True)
             refs = net.sample_crops(fake.image, net.num_ref_crops,

@@ -8,7 +8,7 @@ from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from coordgan.ops import pair_swap
+from coordgan.ops import pair_swap, resize_to
 from coordgan.registry import ENCODERS, GENERATORS, LOSSES, MODELS
 from ..generators import GeneratorOutput
 from .common import IMAGE_PREPROCESSOR
@@ -123,11 +123,7 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
 
     def encoder_input(self, images: torch.Tensor) -> torch.Tensor:
         """Images at any size -> the encoder's input size (bilinear)."""
-        size = self.encoder.in_size
-        if images.shape[-1] != size:
-            images = F.interpolate(images, size=(size, size),
-                                   mode='bilinear', align_corners=False)
-        return images
+        return resize_to(images, self.encoder.in_size)
 
     def invert(self, images: torch.Tensor) -> GeneratorOutput:
         """Real images (B, 3, S, S) in [-1, 1] -> G(E(x)): reconstruction and C^w."""

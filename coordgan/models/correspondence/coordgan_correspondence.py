@@ -2,9 +2,9 @@
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from coordgan.ops import resize_to
 from coordgan.registry import ENCODERS, FEATURE_EXTRACTORS, GENERATORS
 from .base import BaseCorrespondence
 
@@ -48,8 +48,5 @@ class CoordGANCorrespondence(BaseCorrespondence):
                     f'{name}: {err}') from None
 
     def describe(self, images: torch.Tensor) -> torch.Tensor:
-        size = self.encoder.in_size
-        if images.shape[-1] != size:
-            images = F.interpolate(images, size=(size, size), mode='bilinear',
-                                   align_corners=False)
+        images = resize_to(images, self.encoder.in_size)
         return self.generator.warp(self.encoder(images).w_s)

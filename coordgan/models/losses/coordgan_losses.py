@@ -2,9 +2,9 @@
 from typing import Callable, Optional
 
 import torch
-import torch.nn.functional as F
 
-from coordgan.ops import chamfer_distance, pair_swap, warp_by_correspondence
+from coordgan.ops import (chamfer_distance, pair_swap, resize_to,
+                          warp_by_correspondence)
 from coordgan.registry import LOSSES
 from .base import BaseLoss
 
@@ -66,19 +66,14 @@ class WarpLoss(BaseLoss):
     def warp_partners(self, images: torch.Tensor,
                       corr_maps: torch.Tensor) -> torch.Tensor:
         """(2n, 3, S, S), (2n, 2, G, G) -> (2n, 3, G, G): each image rebuilt from its partner."""
-        size = corr_maps.shape[-2:]
-        if images.shape[-2:] != size:
-            images = F.interpolate(images, size=size, mode='bilinear',
-                                   align_corners=False)
+        images = resize_to(images, corr_maps.shape[-1])
         return warp_by_correspondence(corr_maps, pair_swap(corr_maps),
                                       pair_swap(images), self.tau,
                                       self.squared, self.chunk_size)
 
     def forward(self, images: torch.Tensor, corr_maps: torch.Tensor,
                 perceptual: Perceptual) -> torch.Tensor:
+        # Resized once: the same images are the values and the targets.
+        images = resize_to(images, corr_maps.shape[-1])
         warped = self.warp_partners(images, corr_maps)
-        target = images
-        if target.shape[-2:] != warped.shape[-2:]:
-            target = F.interpolate(target, size=warped.shape[-2:],
-                                   mode='bilinear', align_corners=False)
-        return perceptual(warped, target.detach()).mean()
+        return perceptual(warped, images.detach()).mean()
