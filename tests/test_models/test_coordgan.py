@@ -131,3 +131,73 @@ def test_sampling_from_the_ema_generator():
     assert out.image.shape == (4, 3, 16, 16)
     with pytest.raises(NotImplementedError, match='train_step'):
         model(mode='loss')
+
+
+def _record_d_terms(model, monkeypatch):
+    """Spy on the unweighted D-side logistic losses and on the loss D's optimizer receives."""
+    terms, updates = {}, []
+    from coordgan.models.losses import GANLoss
+    real_loss = GANLoss.discriminator_loss
+
+    def spy(self, real_logits, fake_logits):
+        value = real_loss(self, real_logits, fake_logits)
+        name = 'gan' if self is model.losses['gan'] else 'structure_swap'
+        terms[name] = value.detach().clone()
+        return value
+
+    monkeypatch.setattr(GANLoss, 'discriminator_loss', spy)
+    return terms, updates
+
+
+@pytest.mark.parametrize('weighting', ['as_generator', 'unit'])
+def test_d_step_weights_each_term_like_the_reference(weighting, monkeypatch):
+    # The configured (code) schedules: GAN 2 * clip(i / 10k, 0.5, 1), structure
+    # swap 1 from 10k on; R1 and patch R1 off here to isolate the main terms.
+    from coordgan.registry import MODELS
+    from helpers import tiny_model_cfg
+    cfg = tiny_model_cfg(r1=None, patch_r1=None)
+    cfg['losses']['gan']['ramp'] = dict(type='linear', length=10000,
+                                        floor=0.5)
+    cfg['losses']['structure_swap']['ramp'] = dict(type='step', start=10000)
+    cfg['d_loss_weighting'] = weighting
+    model = MODELS.build(cfg)
+    wrappers = optim_wrappers(model)
+    terms, updates = _record_d_terms(model, monkeypatch)
+    d_wrapper = wrappers['discriminator']
+    real_update = d_wrapper.update_params
+    monkeypatch.setattr(
+        d_wrapper, 'update_params',
+        lambda loss, **kw: (updates.append(loss.detach().clone()),
+                            real_update(loss, **kw))[1])
+    real = model.data_preprocessor(fake_batch(), True)['inputs']
+    # iteration -> (image-D weight, patch-D weight) of the authors' code
+    expected = {0: (1.0, 0.0), 6000: (1.2, 0.0), 9999: (1.9998, 0.0),
+                10000: (2.0, 1.0), 250000: (2.0, 1.0)}
+    for it, (w_d, w_patch) in expected.items():
+        if weighting == 'unit':
+            w_d, w_patch = 1.0, 1.0
+        terms.clear()
+        updates.clear()
+        gen = model.step_generator(real.device)
+        log = model.discriminator_step(real, it, d_wrapper, gen)
+        torch.testing.assert_close(log['loss_d'], w_d * terms['gan'])
+        total = w_d * terms['gan']
+        if w_patch:
+            torch.testing.assert_close(log['loss_patch_d'],
+                                       w_patch * terms['structure_swap'])
+            total = total + w_patch * terms['structure_swap']
+        else:
+            # A zero-weight term is not even computed (no patch-D forward).
+            assert 'structure_swap' not in terms
+            assert 'loss_patch_d' not in log
+        assert len(updates) == 1
+        torch.testing.assert_close(updates[0], total)
+
+
+def test_unknown_d_loss_weighting_fails():
+    from coordgan.registry import MODELS
+    from helpers import tiny_model_cfg
+    cfg = tiny_model_cfg()
+    cfg['d_loss_weighting'] = 'paper'
+    with pytest.raises(ValueError, match='d_loss_weighting'):
+        MODELS.build(cfg)

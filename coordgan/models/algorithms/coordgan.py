@@ -19,6 +19,12 @@ from .random_stream import RandomStreamMixin
 # (configs/_base_/models/coordgan_128.py holds the reference code's values).
 LOSS_NAMES = ('gan', 'r1', 'structure_swap', 'patch_r1', 'texture_swap',
               'warp', 'chamfer')
+# How the D step weights its logistic losses (REFERENCE.md section 5):
+# 'as_generator' (the authors' code) gives the image-D loss the weight and
+# warm-up of the G-side GAN loss and the patch-D loss those of the structure
+# swap (so it is off while that weight is 0); 'unit' (the paper) weights both
+# 1 from the first iteration.
+D_LOSS_WEIGHTINGS = ('as_generator', 'unit')
 
 
 @MODELS.register_module()
@@ -44,6 +50,12 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         ema_half_life_images: EMA half-life in images seen (global batch per
             step); 5000 gives the reference decay 0.5 ** (32 / 10000) at its
             global batch of 16.
+        d_loss_weighting: ``'as_generator'`` (default, the authors' code):
+            the D-side logistic losses carry the weight and warm-up of their
+            G-side counterparts (``gan`` and ``structure_swap``), and a term
+            whose weight is 0 is not computed; ``'unit'`` (the paper): both
+            weigh 1 throughout. Lazy R1 is unaffected, so this sets R1's
+            strength relative to the main D loss in the shared Adam state.
     """
 
     def __init__(self,
@@ -53,6 +65,7 @@ class CoordGAN(RandomStreamMixin, BaseModel):
                  losses: dict,
                  perceptual: Optional[dict] = None,
                  ema_half_life_images: float = 5000.0,
+                 d_loss_weighting: str = 'as_generator',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or
@@ -63,6 +76,10 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         self.patch_discriminator = DISCRIMINATORS.build(patch_discriminator)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.ema_half_life_images = float(ema_half_life_images)
+        if d_loss_weighting not in D_LOSS_WEIGHTINGS:
+            raise ValueError(f'model.d_loss_weighting must be one of '
+                             f'{D_LOSS_WEIGHTINGS}, got {d_loss_weighting!r}')
+        self.d_loss_weighting = d_loss_weighting
         self.perceptual = LOSSES.build(perceptual or dict(type='LPIPS'))
 
         unknown = set(losses) - set(LOSS_NAMES)
@@ -122,6 +139,12 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         self.iteration += 1
         return log
 
+    def discriminator_loss_weight(self, name: str, it: int) -> float:
+        """Weight of the D-side term of loss ``name`` (``gan`` or ``structure_swap``) at ``it``."""
+        if self.d_loss_weighting == 'unit':
+            return 1.0
+        return self.losses[name].weight_at(it)
+
     def discriminator_step(self, real: torch.Tensor, it: int, optim_wrapper,
                            gen: torch.Generator) -> Dict[str, torch.Tensor]:
         """Logistic losses of D (real vs fake) and patch D (crops of fake vs structure-swapped)."""
@@ -132,16 +155,18 @@ class CoordGAN(RandomStreamMixin, BaseModel):
                 fake, tex_swap = self.generate_pairs(
                     unwrap(self.generator), real.shape[0], real.device, gen)
             struc_swap = pair_swap(tex_swap.image)
-            d_losses = dict(
-                loss_d=losses['gan'].discriminator_loss(d(real),
-                                                        d(fake.image)))
-            if 'structure_swap' in losses:
+            d_losses = dict(loss_d=self.discriminator_loss_weight('gan', it) *
+                            losses['gan'].discriminator_loss(
+                                d(real), d(fake.image)))
+            patch_weight = (self.discriminator_loss_weight('structure_swap', it)
+                            if 'structure_swap' in losses else 0.0)
+            if patch_weight:
                 # "real" crops come from the same image as the references.
                 targets = torch.cat([fake.image, struc_swap])
                 logits = self._patch_logits(patch_d, targets,
                                             torch.cat([fake.image] * 2), gen)
                 n = real.shape[0]
-                d_losses['loss_patch_d'] = losses[
+                d_losses['loss_patch_d'] = patch_weight * losses[
                     'structure_swap'].discriminator_loss(logits[:n],
                                                          logits[n:])
         loss, log = self.parse_losses(d_losses)
