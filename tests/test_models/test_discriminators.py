@@ -1,7 +1,13 @@
+import os.path as osp
+
 import pytest
 import torch
+from mmengine import Config
 
 from coordgan.registry import DISCRIMINATORS
+
+MODEL_CONFIG = osp.join(osp.dirname(__file__), '..', '..', 'configs',
+                        '_base_', 'models', 'coordgan_128.py')
 
 
 @pytest.mark.parametrize('size', [128, 256, 512])
@@ -45,3 +51,32 @@ def test_patch_discriminator_references_are_averaged():
     with pytest.raises(ValueError, match='crop_size'):
         DISCRIMINATORS.build(dict(type='PatchCooccurrenceDiscriminator',
                                   crop_size=8))
+
+
+@pytest.mark.parametrize('sampling', ['authors', 'affine'])
+def test_patch_discriminator_samples_with_its_configured_sampler(sampling):
+    from coordgan.ops import random_crops
+    d = DISCRIMINATORS.build(dict(type='PatchCooccurrenceDiscriminator',
+                                  crop_size=16, channels=(8, 8, 8),
+                                  hidden_dim=8, sampling=sampling))
+    img = torch.randn(2, 3, 64, 64)
+    crops = d.sample_crops(img, 4, torch.Generator().manual_seed(5))
+    expected = random_crops(img, 4, 16, (1 / 8, 1 / 4), flip=True,
+                            generator=torch.Generator().manual_seed(5),
+                            sampling=sampling)
+    torch.testing.assert_close(crops, expected, rtol=0, atol=0)
+    other = random_crops(img, 4, 16, (1 / 8, 1 / 4), flip=True,
+                         generator=torch.Generator().manual_seed(5),
+                         sampling={'authors': 'affine',
+                                   'affine': 'authors'}[sampling])
+    assert not torch.allclose(crops, other)
+
+
+def test_patch_discriminator_defaults_to_the_authors_sampler():
+    assert DISCRIMINATORS.build(
+        dict(type='PatchCooccurrenceDiscriminator')).sampling == 'authors'
+    cfg = Config.fromfile(MODEL_CONFIG)
+    assert cfg.model.patch_discriminator.sampling == 'authors'
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        DISCRIMINATORS.build(dict(type='PatchCooccurrenceDiscriminator',
+                                  sampling='bilinear'))

@@ -1,7 +1,10 @@
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
+
+import layer_references as ref
 
 from coordgan.models.layers import (ConvLayer, EqualConv2d, EqualLinear,
                                     FourierFeatures, MappingNetwork,
@@ -52,6 +55,53 @@ def test_resblock_halves_resolution():
     assert block(torch.randn(2, 4, 16, 16)).shape == (2, 6, 8, 8)
     enc_block = ResBlock(4, 6, blur_kernel=(1, 2, 1), padding_mode='reflect')
     assert enc_block(torch.randn(2, 4, 16, 16)).shape == (2, 6, 8, 8)
+
+
+@pytest.mark.parametrize('skip_mode', ['zeros', 'reflect'])
+def test_encoder_resblock_matches_brute_force(skip_mode):
+    block = ResBlock(3, 5, blur_kernel=(1, 2, 1), padding_mode='reflect',
+                     skip_padding_mode=skip_mode)
+    block = ref.randomize_(block.double())
+    x = torch.randn(2, 3, 8, 6, dtype=torch.float64)  # not square on purpose
+    expected = ref.res_block(x, **ref.res_block_of(block), skip_mode=skip_mode)
+    assert expected.shape == (2, 5, 4, 3)
+    torch.testing.assert_close(block(x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_authors_resblock_pads_the_skip_with_zeros():
+    # The default skip pad is the authors' zeros; the 'reflect' skip differs
+    # from it only through the skip path (same weights, same main path).
+    torch.manual_seed(1)
+    authors = ResBlock(3, 5, (1, 2, 1), padding_mode='reflect').double()
+    ref.randomize_(authors)
+    legacy = ResBlock(3, 5, (1, 2, 1), padding_mode='reflect',
+                      skip_padding_mode='reflect').double()
+    legacy.load_state_dict(authors.state_dict())
+    x = torch.randn(1, 3, 8, 8, dtype=torch.float64)
+    torch.testing.assert_close(authors.conv2(authors.conv1(x)),
+                               legacy.conv2(legacy.conv1(x)))
+    diff = (authors.skip(x) - legacy.skip(x)).abs()
+    # Only the top row and left column of the skip see the pad.
+    assert diff[..., 0, :].min() > 0 and diff[..., :, 0].min() > 0
+    torch.testing.assert_close(diff[..., 1:, 1:],
+                               torch.zeros_like(diff[..., 1:, 1:]))
+
+
+def test_conv_layer_strided_without_blur_and_one_sided_pad():
+    layer = ref.randomize_(ConvLayer(3, 4, 3, downsample=True,
+                                     blur_kernel=None,
+                                     padding=(1, 0, 1, 0)).double())
+    assert isinstance(layer[0], torch.nn.ZeroPad2d)
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    torch.testing.assert_close(
+        layer(x), ref.texture_conv(x, layer[1].weight, layer[2].bias),
+        rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match='downsampling blur'):
+        ConvLayer(3, 4, 3, downsample=True, padding=1)
+    with pytest.raises(ValueError, match='left, right'):
+        ConvLayer(3, 4, 3, padding=(1, 0))
+    with pytest.raises(ValueError, match='padding_mode'):
+        ConvLayer(3, 4, 3, padding_mode='circular')
 
 
 def test_noise_injection_starts_off_and_adds_fresh_noise():

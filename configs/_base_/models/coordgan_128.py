@@ -24,7 +24,10 @@ model = dict(
         hidden_dim=1024,
         num_ref_crops=8,
         num_target_crops=8,
-        side_range=(1 / 8, 1 / 4)),
+        side_range=(1 / 8, 1 / 4),
+        # 'authors': linspace(-1, 1) positions, zero padding (REFERENCE.md 4);
+        # 'affine': the earlier affine_grid sampler with border padding.
+        sampling='authors'),
     # LPIPS-VGG v0.1; offline machines: backbone_weights='path/vgg16-397923af.pth'
     # or the file under $TORCH_HOME/hub/checkpoints/.
     perceptual=dict(type='LPIPS', net='vgg', version='0.1'),
@@ -41,6 +44,8 @@ model = dict(
         warp=dict(type='WarpLoss', loss_weight=5.0, tau=0.01, squared=False,
                   ramp=dict(type='linear', length=20000)),
         chamfer=dict(type='ChamferLoss', loss_weight=200.0, squared=True)),
+    # D-side losses weighted like their G side (code); 'unit': the paper.
+    d_loss_weighting='as_generator',
     # 0.5 ** (16 / 5000) = 0.99778 per step at the reference global batch 16.
     ema_half_life_images=5000)
 
@@ -53,4 +58,7 @@ encoder = dict(
     stem_channels=32,
     channels=(64, 128, 256, 512),
     structure_channels=64,
-    texture_channels=(1024, 2048))
+    texture_channels=(1024, 2048),
+    # 'authors': zero-padded skip blur, unblurred texture convs (REFERENCE.md
+    # 7); 'reflect': the earlier default, for encoders trained with it.
+    padding_convention='authors')

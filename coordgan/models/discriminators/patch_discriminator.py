@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from coordgan.ops import random_crops
+from coordgan.ops.crops import SAMPLINGS
 from coordgan.registry import DISCRIMINATORS
 from ..layers import ConvLayer, EqualLinear, ResBlock
 from .base import BaseDiscriminator
@@ -26,6 +27,11 @@ class PatchCooccurrenceDiscriminator(BaseDiscriminator):
         hidden_dim: width of the classifier's hidden layer (1024).
         num_ref_crops, num_target_crops: crops per image (8 and 8).
         side_range: crop side as a fraction of the image side (1/8, 1/4).
+        sampling: crop sampler of :func:`coordgan.ops.random_crops`:
+            ``'authors'`` (default; positions ``linspace(-1, 1)`` times the
+            side plus the offset, zero padding) or ``'affine'`` (the earlier
+            ``affine_grid`` positions with border padding, to reproduce runs
+            made with it).
     """
 
     def __init__(self,
@@ -35,8 +41,13 @@ class PatchCooccurrenceDiscriminator(BaseDiscriminator):
                  num_ref_crops: int = 8,
                  num_target_crops: int = 8,
                  side_range: Tuple[float, float] = (1 / 8, 1 / 4),
-                 blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+                 blur_kernel: Sequence[float] = (1, 3, 3, 1),
+                 sampling: str = 'authors'):
         super().__init__()
+        if sampling not in SAMPLINGS:
+            raise ValueError(
+                f'PatchCooccurrenceDiscriminator: sampling must be one of '
+                f'{SAMPLINGS}, got {sampling!r}')
         num_down = len(channels) - 1
         feat_size = crop_size // 2**num_down - 2
         if feat_size < 1 or crop_size % 2**num_down:
@@ -47,6 +58,7 @@ class PatchCooccurrenceDiscriminator(BaseDiscriminator):
         self.num_ref_crops = num_ref_crops
         self.num_target_crops = num_target_crops
         self.side_range = tuple(side_range)
+        self.sampling = sampling
         layers = [ConvLayer(3, channels[0], 3)]
         for cin, cout in zip(channels[:-1], channels[1:]):
             layers.append(ResBlock(cin, cout, blur_kernel))
@@ -64,7 +76,8 @@ class PatchCooccurrenceDiscriminator(BaseDiscriminator):
                      ) -> torch.Tensor:
         """(B, 3, H, W) -> (B, num_crops, 3, crop_size, crop_size)."""
         return random_crops(img, num_crops, self.crop_size, self.side_range,
-                            flip=True, generator=generator)
+                            flip=True, generator=generator,
+                            sampling=self.sampling)
 
     def extract_features(self, crops: torch.Tensor) -> torch.Tensor:
         """(B, N, 3, c, c) -> (B, N, feature_dim)."""
