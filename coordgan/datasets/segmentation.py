@@ -4,6 +4,7 @@ Every labelled set, public or your own, is read from one layout::
 
     <data_root>/images/<name>.(jpg|jpeg|png|bmp|webp)
     <data_root>/masks/<name>.(png|npy)
+    <data_root>/coords/<name>.npy  (optional) float (H, W, 2) canonical (x, y)
     <data_root>/meta.json    {"classes": ["background", ...],
                               "palette": [[r, g, b], ...]}  (palette optional)
 
@@ -24,6 +25,8 @@ from .base import CoordGANBaseDataset
 
 SEG_IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 SEG_MASK_EXTENSIONS = ('.png', '.npy')
+COORD_EXTENSIONS = ('.npy', )
+DEFAULT_COORD_DIR = 'coords'
 
 # The 6-part merge of CelebAMask-HQ used by CoordGAN (REFERENCE.md §9; class
 # names as in NVlabs/CoordGAN seg_utils.py ``celebA_7_class``).
@@ -196,7 +199,9 @@ class SegmentationFolderDataset(CoordGANBaseDataset):
     """Images and same-named part-label maps from ``<data_root>/{img_dir,mask_dir}``, natural order.
 
     Each item is ``dict(img_path, seg_map_path, name, sample_idx)`` before
-    the pipeline (``LoadImageFromFile`` + ``LoadSegMap`` read the files).
+    the pipeline (``LoadImageFromFile`` + ``LoadSegMap`` read the files),
+    plus ``coord_path`` when the set has ground-truth canonical coordinates
+    (read by ``LoadCoordMap``).
     ``metainfo['classes']`` is the tuple of class names (index 0 is usually
     background), taken from ``classes``, else ``metainfo['classes']``, else
     ``<data_root>/meta.json``, else ``<data_root>/classes.txt``.
@@ -205,6 +210,11 @@ class SegmentationFolderDataset(CoordGANBaseDataset):
         data_root (str): Folder holding the image and mask folders.
         img_dir (str): Image folder, relative to ``data_root``.
         mask_dir (str): Mask folder (``<name>.png`` or ``<name>.npy``).
+        coord_dir (str, optional): Folder of ground-truth canonical
+            coordinates, ``<name>.npy`` float (H, W, 2) arrays. None reads
+            ``<data_root>/coords`` if it exists and otherwise gives items
+            without ``coord_path``; a folder named explicitly must exist.
+            Either way, when the folder is used every item needs its file.
         classes (Sequence[str], optional): Class names, overriding files.
         skip_unlabelled (bool): Skip images without a mask (and log how
             many) instead of raising.
@@ -218,6 +228,7 @@ class SegmentationFolderDataset(CoordGANBaseDataset):
                  data_root: str,
                  img_dir: str = 'images',
                  mask_dir: str = 'masks',
+                 coord_dir: Optional[str] = None,
                  classes: Optional[Sequence[str]] = None,
                  skip_unlabelled: bool = False,
                  pipeline: Sequence = (),
@@ -229,11 +240,26 @@ class SegmentationFolderDataset(CoordGANBaseDataset):
                 'folder (layouts are in docs/datasets_labelled.md)')
         self.img_dir = osp.join(data_root, img_dir)
         self.mask_dir = osp.join(data_root, mask_dir)
+        self.coord_dir = self._resolve_coord_dir(data_root, coord_dir)
         self.skip_unlabelled = skip_unlabelled
         metainfo = dict(metainfo or {})
         metainfo.update(self._resolve_metainfo(data_root, classes, metainfo))
         super().__init__(data_root=data_root, metainfo=metainfo,
                          pipeline=list(pipeline), **kwargs)
+
+    def _resolve_coord_dir(self, data_root: str,
+                           coord_dir: Optional[str]) -> Optional[str]:
+        if coord_dir is None:
+            default = osp.join(data_root, DEFAULT_COORD_DIR)
+            return default if osp.isdir(default) else None
+        folder = osp.join(data_root, coord_dir)
+        if not osp.isdir(folder):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: coordinate folder {folder!r} '
+                f'(coord_dir={coord_dir!r}) does not exist; it should hold '
+                '<name>.npy float (H, W, 2) canonical coordinates (see '
+                'docs/datasets_labelled.md), or leave coord_dir unset')
+        return folder
 
     def fixed_classes(self) -> Optional[Tuple[str, ...]]:
         """The class list a public-dataset subclass requires; None reads it from disk."""
@@ -324,10 +350,30 @@ class SegmentationFolderDataset(CoordGANBaseDataset):
             raise FileNotFoundError(
                 f'{name}: none of the {len(names)} images in '
                 f'{self.img_dir!r} has a mask in {self.mask_dir!r}')
-        return [
+        items = [
             dict(img_path=images[n], seg_map_path=masks[n], name=n,
                  sample_idx=i) for i, n in enumerate(labelled)
         ]
+        if self.coord_dir is not None:
+            self._add_coord_paths(items)
+        return items
+
+    def _add_coord_paths(self, items: List[dict]) -> None:
+        coords = index_files(self.coord_dir, COORD_EXTENSIONS, 'coordinate')
+        # Unlike masks, coordinates are never skipped: a partial folder would
+        # quietly score correspondence on a subset of the queries.
+        missing = [item for item in items if item['name'] not in coords]
+        if missing:
+            first = missing[0]
+            raise FileNotFoundError(
+                f'{type(self).__name__}: image {first["img_path"]} has no '
+                f'coordinate file '
+                f'{osp.join(self.coord_dir, first["name"])}.npy '
+                f'({len(missing)} of {len(items)} images have none); add '
+                f'them, or move {self.coord_dir!r} away to load no '
+                'coordinates')
+        for item in items:
+            item['coord_path'] = coords[item['name']]
 
 
 @DATASETS.register_module()

@@ -265,3 +265,127 @@ def test_class_lists_match_the_reference():
     assert len(DATASETGAN_CAR_CLASSES) == 20
     assert CELEBAMASK_HQ_CLASSES[0] == 'background'
     assert len(set(default_palette(64))) == 64
+
+
+# Ground-truth canonical coordinates ---------------------------------------
+
+COORD_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadSegMap'),
+    dict(type='LoadCoordMap'),
+    dict(type='PackImageInputs',
+         meta_keys=('img_path', 'gt_seg_map', 'gt_coords', 'name')),
+]
+
+
+def coord_map(size, i):
+    """A distinct (H, W, 2) float64 coordinate map per image index ``i``."""
+    ys, xs = np.mgrid[:size[0], :size[1]]
+    return np.stack([xs / size[1] + i, ys / size[0] - i], axis=-1)
+
+
+def write_coords(root, names, size=(6, 8)):
+    (root / 'coords').mkdir()
+    for i, name in enumerate(names):
+        np.save(root / 'coords' / f'{name}.npy', coord_map(size, i))
+
+
+def load_coords(path, **results):
+    return TRANSFORMS.build(dict(type='LoadCoordMap'))(
+        dict(coord_path=str(path), **results))
+
+
+def test_coords_folder_is_read_into_gt_coords(tmp_path):
+    write_layout(tmp_path, ['b', 'a'])
+    write_coords(tmp_path, ['a', 'b'])
+    ds = DATASETS.build(dict(type='SegmentationFolderDataset',
+                             data_root=str(tmp_path),
+                             pipeline=COORD_PIPELINE))
+    assert ds.get_data_info(1)['coord_path'].endswith('coords/b.npy')
+    item = ds[1]
+    coords = item['data_samples']['gt_coords']
+    assert coords.dtype == torch.float32 and coords.shape == (6, 8, 2)
+    np.testing.assert_allclose(coords.numpy(), coord_map((6, 8), 1),
+                               rtol=1e-6)
+    assert item['data_samples']['name'] == 'b'
+
+
+def test_coords_are_optional_unless_named(tmp_path):
+    write_layout(tmp_path, ['a'])
+    ds = SegmentationFolderDataset(data_root=str(tmp_path))
+    assert 'coord_path' not in ds.get_data_info(0)
+    with pytest.raises(FileNotFoundError,
+                       match=r"coordinate folder .*my_coords.* "
+                       r"\(coord_dir='my_coords'\) does not exist"):
+        SegmentationFolderDataset(data_root=str(tmp_path),
+                                  coord_dir='my_coords')
+    (tmp_path / 'my_coords').mkdir()
+    np.save(tmp_path / 'my_coords' / 'a.npy', coord_map((6, 8), 0))
+    ds = SegmentationFolderDataset(data_root=str(tmp_path),
+                                   coord_dir='my_coords')
+    assert ds.get_data_info(0)['coord_path'].endswith('my_coords/a.npy')
+
+
+def test_image_without_coords_file_is_named(tmp_path):
+    write_layout(tmp_path, ['1', '2', '3'])
+    write_coords(tmp_path, ['1', '3'])
+    with pytest.raises(FileNotFoundError,
+                       match=r'images/2.png has no coordinate file '
+                       r'.*coords/2.npy \(1 of 3 images'):
+        SegmentationFolderDataset(data_root=str(tmp_path))
+    # Images skipped for lack of a mask need no coordinates either.
+    (tmp_path / 'masks' / '2.png').unlink()
+    ds = SegmentationFolderDataset(data_root=str(tmp_path),
+                                   skip_unlabelled=True)
+    assert [ds.get_data_info(i)['coord_path'][-5:] for i in range(2)] == [
+        '1.npy', '3.npy']
+
+
+@pytest.mark.parametrize('array, match', [
+    (np.zeros((6, 8, 3), np.float32), r'expected shape \(H, W, 2\).*'
+     r'\(6, 8, 3\)'),
+    (np.zeros((6, 8), np.float32), r'expected shape \(H, W, 2\).*\(6, 8\)'),
+    (np.zeros((6, 8, 2), np.int64), 'expected a float array .*int64'),
+])
+def test_bad_coord_arrays_name_the_file(tmp_path, array, match):
+    np.save(tmp_path / 'c.npy', array)
+    with pytest.raises(ValueError, match='LoadCoordMap: .*c.npy: ' + match):
+        load_coords(tmp_path / 'c.npy')
+
+
+def test_non_finite_or_missing_coords_name_the_file(tmp_path):
+    coords = coord_map((6, 8), 0)
+    coords[2, 5, 1] = np.nan
+    coords[4, 0, 0] = np.inf
+    np.save(tmp_path / 'nan.npy', coords)
+    with pytest.raises(ValueError, match=r'nan.npy: 2 pixels have non-finite '
+                       r'coordinates \(first at row 2, column 5\)'):
+        load_coords(tmp_path / 'nan.npy')
+    with pytest.raises(FileNotFoundError,
+                       match='coordinate file .*nope.npy does not exist'):
+        load_coords(tmp_path / 'nope.npy')
+    (tmp_path / 'junk.npy').write_bytes(b'not an array')
+    with pytest.raises(ValueError, match='junk.npy: cannot read'):
+        load_coords(tmp_path / 'junk.npy')
+    with pytest.raises(KeyError, match='coord_path'):
+        TRANSFORMS.build(dict(type='LoadCoordMap'))(dict(img_path='x.png'))
+
+
+def test_coords_size_is_checked_against_the_image(tmp_path):
+    np.save(tmp_path / 'c.npy', coord_map((4, 6), 0).astype(np.float16))
+    out = load_coords(tmp_path / 'c.npy', img_shape=(4, 6))['gt_coords']
+    assert out.dtype == np.float32 and out.shape == (4, 6, 2)
+    with pytest.raises(ValueError, match=r'coordinate map .*c.npy is 4x6 '
+                       r'\(HxW\) but image a.jpg is 8x12 .*'
+                       r"size_check='aspect'"):
+        load_coords(tmp_path / 'c.npy', img_shape=(8, 12), img_path='a.jpg')
+    aspect = TRANSFORMS.build(dict(type='LoadCoordMap', size_check='aspect'))
+    assert aspect(dict(coord_path=str(tmp_path / 'c.npy'),
+                       img_shape=(8, 12)))['gt_coords'].shape == (4, 6, 2)
+    with pytest.raises(ValueError, match='is 4x6'):
+        aspect(dict(coord_path=str(tmp_path / 'c.npy'), img_shape=(8, 8)))
+    loose = TRANSFORMS.build(dict(type='LoadCoordMap', size_check='none'))
+    assert loose(dict(coord_path=str(tmp_path / 'c.npy'),
+                      img_shape=(8, 8)))['gt_coords'].shape == (4, 6, 2)
+    with pytest.raises(ValueError, match="'exact', 'aspect', 'none'"):
+        TRANSFORMS.build(dict(type='LoadCoordMap', size_check='loose'))

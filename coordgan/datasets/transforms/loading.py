@@ -1,4 +1,4 @@
-"""Loading part-label maps (segmentation masks) from disk."""
+"""Loading part-label maps (segmentation masks) and canonical coordinate maps from disk."""
 import os.path as osp
 from typing import Dict, Optional
 
@@ -43,6 +43,52 @@ def read_npy_labels(path: str) -> np.ndarray:
         raise ValueError(f'{path}: expected an integer array of labels, got '
                          f'dtype {getattr(seg, "dtype", type(seg))}')
     return seg
+
+
+def read_npy_coords(path: str) -> np.ndarray:
+    """A float ``.npy`` array of canonical (x, y) -> (H, W, 2) float32, checked for shape and finiteness."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'LoadCoordMap: coordinate file {path} does '
+                                'not exist')
+    if osp.splitext(path)[1].lower() != '.npy':
+        raise ValueError(f'LoadCoordMap: {path}: expected a .npy array of '
+                         'canonical coordinates')
+    try:
+        coords = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f'LoadCoordMap: {path}: cannot read it as a .npy '
+                         f'array ({err})') from err
+    if not isinstance(coords, np.ndarray) or coords.dtype.kind != 'f':
+        raise ValueError(
+            f'LoadCoordMap: {path}: expected a float array of canonical '
+            f'coordinates, got dtype {getattr(coords, "dtype", type(coords))}')
+    if coords.ndim != 3 or coords.shape[2] != 2:
+        raise ValueError(f'LoadCoordMap: {path}: expected shape (H, W, 2), '
+                         f'the canonical (x, y) of each pixel, got '
+                         f'{coords.shape}')
+    bad = ~np.isfinite(coords).all(axis=2)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f'LoadCoordMap: {path}: {int(bad.sum())} pixels have non-finite '
+            f'coordinates (first at row {row}, column {col}); give every '
+            'pixel a finite value (background pixels are not scored)')
+    return coords.astype(np.float32)
+
+
+def check_size(owner: str, what: str, size_check: str, shape: tuple,
+               img_shape: tuple, img_path: Optional[str], path: str) -> None:
+    """Raise unless an (H, W) map relates to the (H, W) image as ``size_check`` ('exact', 'aspect', 'none') asks."""
+    if size_check == 'none' or shape == img_shape:
+        return
+    same_aspect = shape[0] * img_shape[1] == shape[1] * img_shape[0]
+    if size_check == 'aspect' and same_aspect:
+        return
+    hint = (f" (same aspect ratio: pass size_check='aspect' if the {what} "
+            'is a scaled copy)') if same_aspect else ''
+    raise ValueError(
+        f'{owner}: {what} {path} is {shape[0]}x{shape[1]} (HxW) but image '
+        f'{img_path} is {img_shape[0]}x{img_shape[1]}{hint}')
 
 
 def remap_labels(seg: np.ndarray, label_map: Dict[int, int]) -> np.ndarray:
@@ -101,8 +147,9 @@ class LoadSegMap(BaseTransform):
         if self.label_map is not None:
             seg = remap_labels(seg, self.label_map)
         if 'img_shape' in results:
-            self._check_size(seg.shape, tuple(results['img_shape'][:2]),
-                             results.get('img_path'), path)
+            check_size('LoadSegMap', 'mask', self.size_check, seg.shape,
+                       tuple(results['img_shape'][:2]),
+                       results.get('img_path'), path)
         results['gt_seg_map'] = seg.astype(np.int64)
         return results
 
@@ -124,19 +171,44 @@ class LoadSegMap(BaseTransform):
                              f'label map, got shape {seg.shape}')
         return seg
 
-    def _check_size(self, seg_shape, img_shape, img_path, path) -> None:
-        if self.size_check == 'none' or seg_shape == img_shape:
-            return
-        same_aspect = (seg_shape[0] * img_shape[1] ==
-                       seg_shape[1] * img_shape[0])
-        if self.size_check == 'aspect' and same_aspect:
-            return
-        hint = (" (same aspect ratio: pass size_check='aspect' if the mask "
-                'is a scaled copy)') if same_aspect else ''
-        raise ValueError(
-            f'LoadSegMap: mask {path} is {seg_shape[0]}x{seg_shape[1]} (HxW) '
-            f'but image {img_path} is {img_shape[0]}x{img_shape[1]}{hint}')
-
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(label_map={self.label_map}, '
                 f'size_check={self.size_check!r})')
+
+
+@TRANSFORMS.register_module()
+class LoadCoordMap(BaseTransform):
+    """``results['coord_path']`` (.npy) -> ``results['gt_coords']`` (H, W, 2) float32 canonical (x, y) per pixel.
+
+    The file must hold a float (H, W, 2) array with finite values
+    (docs/datasets_labelled.md); errors name it.
+
+    Args:
+        size_check (str): How the map size must relate to
+            ``results['img_shape']`` when an image was loaded first:
+            ``'exact'``, ``'aspect'`` or ``'none'``, as in ``LoadSegMap``.
+    """
+
+    def __init__(self, size_check: str = 'exact'):
+        if size_check not in SIZE_CHECKS:
+            raise ValueError(f'LoadCoordMap: size_check must be one of '
+                             f'{SIZE_CHECKS}, got {size_check!r}')
+        self.size_check = size_check
+
+    def transform(self, results: dict) -> dict:
+        if 'coord_path' not in results:
+            raise KeyError(
+                f'LoadCoordMap needs a "coord_path" entry; got keys '
+                f'{sorted(results)} (SegmentationFolderDataset sets it when '
+                '<data_root>/coords/<name>.npy files exist)')
+        path = results['coord_path']
+        coords = read_npy_coords(path)
+        if 'img_shape' in results:
+            check_size('LoadCoordMap', 'coordinate map', self.size_check,
+                       coords.shape[:2], tuple(results['img_shape'][:2]),
+                       results.get('img_path'), path)
+        results['gt_coords'] = coords
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(size_check={self.size_check!r})'
