@@ -31,6 +31,10 @@ TINY_KWARGS = {
     'CopyReferenceMask': dict(input_size=16),
     'RawPixelNearestNeighbour': dict(input_size=16),
     'CoordGANCorrespondence': dict(input_size=16),
+    # ResNet-50 widths are fixed; tests never have the released weights.
+    'ResNet50Features': dict(input_size=32, random_weights=True),
+    'MoCoFeatures': dict(input_size=32, random_weights=True),
+    'VFSFeatures': dict(input_size=32, random_weights=True),
 }
 
 SIZE_KEYS = ('out_size', 'in_size', 'grid_size')

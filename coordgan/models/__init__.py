@@ -8,3 +8,4 @@ from .losses import *  # noqa: F401,F403
 from .algorithms import *  # noqa: F401,F403
 from .wrappers import SeparateDistributedDataParallel  # noqa: F401
 from .correspondence import *  # noqa: F401,F403
+from .baselines import *  # noqa: F401,F403
