@@ -21,12 +21,16 @@ def _neg_scaled_dists(q, r, tau, squared):
 
 def _coord_grad_weights(logits, probs, grad, values, tau, squared):
     """(B, n, m) logits, probs; (B, n, C) dOut; (B, m, C) values -> (B, n, m) M: dq_i = sum_k M_ik (q_i - r_k)."""
-    # With dL = A * (G V^T - rowsum(G * out)) and dd = -dL / tau, M is dd * 2 for squared
+    # With dL = A * (G V^T - rowsum(A * G V^T)) and dd = -dL / tau, M is dd * 2 for squared
     # distances and dd / d = dL / (tau^2 L) for plain ones; folding that scale into the small
     # (n, C) factors saves a pass over the (n, m) matrix.
     scale = -2.0 / tau if squared else 1.0 / tau**2
-    row_dot = (grad * torch.bmm(probs, values)).sum(-1, keepdim=True)
-    weights = torch.bmm(grad * scale, values.transpose(1, 2)).sub_(row_dot * scale).mul_(probs)
+    weights = torch.bmm(grad * scale, values.transpose(1, 2))
+    # The row mean is taken over the very products it is subtracted from, so each row of M
+    # sums to ~0 as it should; rowsum(G * out) would add its own rounding to every entry of
+    # the row, which the coordinate sum then multiplies (float32 error twice as large).
+    row_dot = torch.einsum("bnm,bnm->bn", weights, probs).unsqueeze(-1)
+    weights.sub_(row_dot).mul_(probs)
     if squared:
         return weights
     # d|x|/dx = x / |x|; coincident points get 0, matching torch.linalg.vector_norm's subgradient.
@@ -64,12 +68,12 @@ class _SoftCorrespondence(torch.autograd.Function):
         with autocast_off(query.device):
             q, r, v, g = query.to(dtype), ref.to(dtype), values.to(dtype), grad_out.to(dtype)
             batch, num_ref = r.shape[:2]
-            # Accumulating dV^T and (M^T q)^T as (B, C or D, Nr) keeps the long Nr axis as the
-            # matmul output's rows, which is several times faster than the transposed product.
+            # Accumulating dV^T and dR^T as (B, C or D, Nr) keeps the long Nr axis contiguous:
+            # the matmul output's rows for dV (several times faster than the transposed
+            # product) and the reduced axis of each coordinate's column sum for dR.
             grad_q = torch.empty_like(q) if need_q else None
             grad_v_t = v.new_zeros(batch, v.shape[2], num_ref) if need_v else None
-            ref_weight_t = r.new_zeros(batch, r.shape[2], num_ref) if need_r else None
-            ref_colsum = r.new_zeros(batch, num_ref) if need_r else None
+            grad_r_t = r.new_zeros(batch, r.shape[2], num_ref) if need_r else None
             for start in range(0, q.shape[1], chunk_size):
                 rows = slice(start, start + chunk_size)
                 q_c, g_c = q[:, rows], g[:, rows]
@@ -80,12 +84,18 @@ class _SoftCorrespondence(torch.autograd.Function):
                 if not (need_q or need_r):
                     continue
                 weights = _coord_grad_weights(logits, probs, g_c, v, tau, squared)
-                if need_q:
-                    grad_q[:, rows] = q_c * weights.sum(-1, keepdim=True) - torch.bmm(weights, r)
-                if need_r:
-                    ref_colsum.add_(weights.sum(1))
-                    ref_weight_t.baddbmm_(q_c.transpose(1, 2), weights)
-            grad_r = r * ref_colsum.unsqueeze(-1) - ref_weight_t.transpose(1, 2) if need_r else None
+                # Expanding sum_k M_ik (q_i - r_k) as q_i sum_k M_ik - sum_k M_ik r_k cancels
+                # catastrophically for nearby points (float32 gradients of 128x128 grids off by
+                # ~5e-4), so each coordinate's differences are formed before weighting, in one
+                # (B, chunk, Nr) buffer shared by the coordinates: a single extra chunk of memory.
+                diff = torch.empty_like(weights)
+                for d in range(q.shape[2]):
+                    torch.sub(q_c[..., d, None], r[:, None, :, d], out=diff).mul_(weights)
+                    if need_q:
+                        grad_q[:, rows, d] = diff.sum(-1)
+                    if need_r:
+                        grad_r_t[:, d].sub_(diff.sum(1))
+            grad_r = grad_r_t.transpose(1, 2) if need_r else None
         return (
             None if grad_q is None else grad_q.to(query.dtype),
             None if grad_r is None else grad_r.to(ref.dtype),
