@@ -1,9 +1,9 @@
 # Stage 2 on the embedded synthetic data: an encoder for the generator trained by
-# configs/coordgan_synthetic.py (frozen, loaded from its checkpoint), then the
-# label-propagation benchmark on synthetic part masks.
+# configs/coordgan_synthetic.py (frozen, loaded from its checkpoint); then the
+# label-propagation benchmark on synthetic part masks (configs/labelprop/).
 #   python tools/train.py configs/coordgan-encoder_synthetic.py \
 #       --cfg-options model.generator_checkpoint=work_dirs/coordgan_synthetic/iter_2000.pth
-#   python tools/test.py configs/coordgan-encoder_synthetic.py \
+#   python tools/test.py configs/labelprop/coordgan_synthetic.py \
 #       work_dirs/coordgan-encoder_synthetic/iter_1500.pth
 _base_ = ['./coordgan_synthetic.py']
 
@@ -36,21 +36,3 @@ optim_wrapper = dict(
         optimizer=dict(type='Adam', lr=0.0016, betas=(0.0, 0.992))))
 train_cfg = dict(max_iters=max_iters)
 custom_hooks = []
-
-propagation = dict(
-    method=dict(type='CoordGANCorrespondence', input_size={{_base_.size}}),
-    baselines=[
-        dict(type='CopyReferenceMask', input_size={{_base_.size}}),
-        dict(type='RawPixelNearestNeighbour', input_size={{_base_.size}}),
-    ],
-    # Unseen samples (another seed); the first 5 are the references.
-    dataset=dict(
-        type='SyntheticPartsDataset',
-        num_samples=105,
-        img_size=128,
-        seed=12345,
-        pipeline=[
-            dict(type='PackImageInputs', meta_keys=('img_path', 'gt_seg_map'))
-        ]),
-    num_refs=5,
-    batch_size=16)

@@ -65,3 +65,41 @@ def changed(before, module):
     """Names of state entries of ``module`` that differ from ``before``."""
     return {k for k, v in module.state_dict().items()
             if not torch.equal(before[k], v)}
+
+
+def tiny_labelprop_config(tmp_path, num_samples=9, img_size=32):
+    """configs/labelprop/coordgan_synthetic.py with tiny networks on a few items; its stage-2 checkpoint.
+
+    Returns (config path, encoder-stage checkpoint, stage-1 checkpoint).
+    The encoder-stage weights are perturbed so they differ from a fresh
+    build: loading them must matter.
+    """
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    from tiny_configs import tiny_model
+    cfg = Config.fromfile('configs/labelprop/coordgan_synthetic.py')
+    enc_cfg = Config.fromfile('configs/coordgan-encoder_synthetic.py')
+    stage1 = MODELS.build(tiny_model_cfg())
+    s1 = str(tmp_path / 'stage1.pth')
+    save_checkpoint(dict(state_dict=stage1.state_dict()), s1)
+    inversion_cfg = tiny_model(enc_cfg.model.to_dict())
+    inversion_cfg['generator_checkpoint'] = s1
+    inversion = MODELS.build(inversion_cfg)
+    with torch.no_grad():
+        for p in inversion.encoder.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    ckpt = str(tmp_path / 'encoder.pth')
+    save_checkpoint(dict(state_dict=inversion.state_dict()), ckpt)
+    model = cfg.model.to_dict()
+    model['extractor']['encoder'] = inversion_cfg['encoder']
+    model['extractor']['generator'] = inversion_cfg['generator']
+    model['extractor']['input_size'] = inversion_cfg['encoder']['in_size']
+    model['data_preprocessor'] = dict(type='PropagationDataPreprocessor',
+                                      size=img_size)
+    cfg.model = model
+    cfg.test_dataloader.dataset.dataset.num_samples = num_samples
+    cfg.test_dataloader.dataset.dataset.img_size = img_size
+    cfg.test_dataloader.batch_size = 2
+    config = str(tmp_path / 'cfg.py')
+    cfg.dump(config)
+    return config, ckpt, s1

@@ -14,8 +14,7 @@ from coordgan.models import (BaseDiscriminator, BaseEncoder, BaseGenerator,
                              PatchCooccurrenceDiscriminator)
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 
-from coordgan.apis import propagate_labels
-from coordgan.registry import (DATASETS, FEATURE_EXTRACTORS, HOOKS, MODELS,
+from coordgan.registry import (DATASETS, HOOKS, LOOPS, METRICS, MODELS,
                                OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS)
 from tiny_configs import tiny, tiny_model
 
@@ -75,32 +74,32 @@ def model_for_schedule(optim: dict):
     raise AssertionError(f'no base model has the modules {sorted(wanted)}')
 
 
-def run_propagation(cfg, model):
-    """Build the benchmark's plug-ins (tiny) and run them on a few synthetic items."""
-    prop = cfg.propagation
-    method = prop.method.to_dict()
-    if method['type'] == 'CoordGANCorrespondence' and model is not None:
-        method.setdefault('encoder', cfg.model.encoder.to_dict())
-        method.setdefault('generator', cfg.model.generator.to_dict())
-    methods = [FEATURE_EXTRACTORS.build(tiny(method))] + [
-        FEATURE_EXTRACTORS.build(tiny(b)) for b in prop.get('baselines', [])
-    ]
-    if method['type'] == 'CoordGANCorrespondence' and model is not None:
-        # The benchmark's correspondence is the trained model's.
-        assert type(methods[0].encoder) is type(model.encoder)
-    dataset = copy.deepcopy(prop.dataset.to_dict())
-    for step in dataset.get('pipeline', []):
+def run_test_config(cfg, model):
+    """The label-propagation test parts: loop, metrics, dataset; a tiny run on synthetic data."""
+    if 'test_cfg' in cfg:
+        assert LOOPS.get(cfg.test_cfg.type)
+    evaluator = cfg.test_evaluator
+    metrics = [METRICS.build(copy.deepcopy(m)) for m in (
+        evaluator if isinstance(evaluator, list) else [evaluator])]
+    wrapper = copy.deepcopy(cfg.test_dataloader.dataset.to_dict())
+    inner = wrapper['dataset']
+    for step in inner.get('pipeline', []):
         TRANSFORMS.build(step)
-    if 'type' not in dataset:
-        return  # a _base_ file: the dataset type comes from the config
-    assert DATASETS.get(dataset['type'])
-    if dataset['type'] != 'SyntheticPartsDataset':
+    assert DATASETS.get(wrapper['type']) and DATASETS.get(inner['type'])
+    if inner['type'] != 'SyntheticPartsDataset' or model is None:
         return  # public data is not here; its loading is tested elsewhere
-    dataset.update(num_samples=7, img_size=TINY_SIZE)
-    ds = DATASETS.build(dataset)
-    for m in methods:
-        res = propagate_labels(m, ds, [0, 1], [5, 6])
-        assert 0 <= res['propagation/IoU'] <= 100
+    inner.update(num_samples=7, img_size=TINY_SIZE)
+    dataset = DATASETS.build(wrapper)
+    model.set_references(pseudo_collate(dataset.get_references()),
+                         dataset.metainfo)
+    outputs = model.test_step(pseudo_collate([dataset[0], dataset[1]]))
+    for metric in metrics:
+        metric.dataset_meta = dataset.metainfo
+        metric.process(None, outputs)
+        res = metric.compute_metrics(metric.results)
+        for key in ('IoU', 'mIoU', 'mean_error', 'PCK@0.10'):
+            if key in res:
+                assert np.isfinite(res[key]), (key, res)
 
 
 def test_configs_are_found():
@@ -119,7 +118,7 @@ def test_config_builds_and_runs(name, tmp_path):
             with torch.no_grad():
                 smoke_run(MODELS.build(tiny(cfg[key])))
             ran.append(key)
-    if 'train_dataloader' in cfg:
+    if cfg.get('train_dataloader'):
         dataset = DATASETS.build(
             tiny_dataset_cfg(cfg.train_dataloader.dataset, tmp_path))
         batch = pseudo_collate([dataset[i] for i in range(2)])
@@ -134,14 +133,14 @@ def test_config_builds_and_runs(name, tmp_path):
                 with torch.no_grad():
                     smoke_run(getattr(model, key))
         ran.append('model')
-    if 'optim_wrapper' in cfg:
+    if cfg.get('optim_wrapper'):
         optim = cfg.optim_wrapper.to_dict()
         if model is None:
             model = model_for_schedule(optim)
         wrappers = OPTIM_WRAPPER_CONSTRUCTORS.build(
             dict(type=optim.pop('constructor'), optim_wrapper_cfg=optim))(model)
         ran.append('optim_wrapper')
-        if 'train_dataloader' in cfg:
+        if cfg.get('train_dataloader'):
             log = model.train_step(batch, wrappers)
             assert all(torch.isfinite(v) for v in log.values())
             ran.append('train_step')
@@ -149,9 +148,9 @@ def test_config_builds_and_runs(name, tmp_path):
             'custom_hooks', []):
         HOOKS.build(copy.deepcopy(hook))
         ran.append('hooks')
-    if 'propagation' in cfg:
-        run_propagation(cfg, model)
-        ran.append('propagation')
+    if 'test_dataloader' in cfg:
+        run_test_config(cfg, model)
+        ran.append('test')
     if 'model_wrapper_cfg' in cfg:
         assert MMENGINE_MODEL_WRAPPERS.get(cfg.model_wrapper_cfg.type)
     assert ran, f'{name} defines nothing to build'

@@ -76,15 +76,19 @@ TINY_GENERATOR = dict(type='CoordGANGenerator')
 
 
 def tiny_model(cfg: dict) -> dict:
-    """A copy of a training-model config (``CoordGAN``, ``CoordGANInversion``) with tiny networks."""
+    """A copy of a model config (``CoordGAN``, ``CoordGANInversion``, ``LabelPropagationModel``) with tiny networks."""
     out = copy.deepcopy(dict(cfg))
     out.pop('generator_checkpoint', None)
     for key in ('generator', 'discriminator', 'patch_discriminator',
-                'encoder'):
+                'encoder', 'extractor'):
         if key in out:
             out[key] = tiny(out[key])
     if 'perceptual' in out:
         out['perceptual'] = tiny(out['perceptual'])
     if 'encoder' in out and 'generator' in out:
         _match_latents(out)
+    if out.get('type') == 'LabelPropagationModel':
+        # Labels and matches on a 16 x 16 grid instead of the protocol's 128.
+        out['data_preprocessor'] = dict(type='PropagationDataPreprocessor',
+                                        size=MIN_SIZE)
     return out

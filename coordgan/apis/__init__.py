@@ -1,8 +1,12 @@
-from .propagation import default_split, prepare_item, propagate_labels
+from .evaluate import prepare_test_config, run_test, result_record
+from .inference import (DenseCorrespondence, dense_correspondence, init_model,
+                        propagate_mask)
 from .train import (init_cpu_distributed, prepare_train_config,
                     shutdown_distributed)
 
 __all__ = [
-    'default_split', 'prepare_item', 'propagate_labels',
-    'init_cpu_distributed', 'prepare_train_config', 'shutdown_distributed'
+    'DenseCorrespondence', 'dense_correspondence', 'init_model',
+    'propagate_mask', 'prepare_test_config', 'run_test', 'result_record',
+    'init_cpu_distributed', 'prepare_train_config',
+    'shutdown_distributed'
 ]

@@ -1,4 +1,6 @@
 from .image_folder import ImageFolderDataset
+from .label_propagation import (SPLIT_PRESETS, LabelPropagationDataset,
+                                resolve_split)
 from .segmentation import (CELEBAMASK_HQ_CLASSES, DATASETGAN_CAR_CLASSES,
                            DATASETGAN_FACE_CLASSES, CelebAMaskHQDataset,
                            DatasetGANDataset, SegmentationFolderDataset)
@@ -6,7 +8,8 @@ from .synthetic_parts import PART_NAMES, SyntheticPartsDataset, render_sample
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'ImageFolderDataset', 'PART_NAMES', 'SyntheticPartsDataset',
+    'ImageFolderDataset', 'LabelPropagationDataset', 'SPLIT_PRESETS',
+    'resolve_split', 'PART_NAMES', 'SyntheticPartsDataset',
     'render_sample', 'SegmentationFolderDataset', 'CelebAMaskHQDataset',
     'DatasetGANDataset', 'CELEBAMASK_HQ_CLASSES', 'DATASETGAN_FACE_CLASSES',
     'DATASETGAN_CAR_CLASSES'

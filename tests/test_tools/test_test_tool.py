@@ -1,46 +1,20 @@
-"""tools/test.py end to end on tiny networks and a few synthetic images."""
+"""tools/test.py and the Table-1 tool end to end on tiny networks and a few synthetic images."""
 import json
 import os
-import socket
 import os.path as osp
+import socket
 import subprocess
 import sys
 
 import pytest
-from mmengine import Config
-from mmengine.runner.checkpoint import save_checkpoint
 
-from coordgan.registry import MODELS
-from helpers import tiny_model_cfg
-from tiny_configs import tiny_model
+from helpers import tiny_labelprop_config
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 
 
-def tiny_benchmark(tmp_path):
-    """A tiny encoder-stage checkpoint and a config running the benchmark on 9 synthetic items."""
-    cfg = Config.fromfile(osp.join(ROOT, 'configs',
-                                   'coordgan-encoder_synthetic.py'))
-    stage1 = MODELS.build(tiny_model_cfg())
-    s1 = str(tmp_path / 'stage1.pth')
-    save_checkpoint(dict(state_dict=stage1.state_dict()), s1)
-    model_cfg = tiny_model(cfg.model.to_dict())
-    model_cfg['generator_checkpoint'] = s1
-    cfg.model = model_cfg
-    inversion = MODELS.build(model_cfg)
-    ckpt = str(tmp_path / 'encoder.pth')
-    save_checkpoint(dict(state_dict=inversion.state_dict()), ckpt)
-    for m in [cfg.propagation.method] + cfg.propagation.baselines:
-        m.input_size = 16
-    cfg.propagation.dataset.num_samples = 9
-    cfg.propagation.dataset.img_size = 32
-    config = str(tmp_path / 'cfg.py')
-    cfg.dump(config)
-    return config, ckpt
-
-
-def run_tool(*args, launcher=None):
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), *args]
+def run_tool(script, *args, launcher=None):
+    cmd = [sys.executable, osp.join(ROOT, 'tools', script), *args]
     if launcher:
         with socket.socket() as s:
             s.bind(('127.0.0.1', 0))
@@ -54,41 +28,75 @@ def run_tool(*args, launcher=None):
                                    OMP_NUM_THREADS='1'))
 
 
-def test_test_tool_prints_the_table_and_writes_json_and_pictures(tmp_path):
-    config, ckpt = tiny_benchmark(tmp_path)
-    out = tmp_path / 'res.json'
-    proc = run_tool(config, ckpt, '--out', str(out), '--show-dir',
-                    str(tmp_path / 'vis'))
+@pytest.fixture(scope='module')
+def benchmark(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('bench')
+    return (tmp, ) + tiny_labelprop_config(tmp, num_samples=9, img_size=16)
+
+
+def test_test_tool_prints_the_table_and_writes_json_and_pictures(benchmark):
+    tmp, config, ckpt, _ = benchmark
+    out = tmp / 'res.json'
+    proc = run_tool('test.py', config, ckpt, '--out', str(out), '--show-dir',
+                    str(tmp / 'vis'), '--work-dir', str(tmp / 'work'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
-    assert '5 references x 4 queries' in text
-    for name in ('CoordGANCorrespondence', 'CopyReferenceMask',
-                 'RawPixelNearestNeighbour', 'IoU (paper)', 'mIoU',
-                 'left_eye'):
+    assert '5 references x 4 queries of synthetic parts' in text
+    for name in ('CoordGAN', 'IoU (paper)', 'mIoU', 'match error (px)',
+                 'PCK@0.05', 'query img/s', 'left_eye'):
         assert name in text
+    assert 'query images/s' in proc.stdout + proc.stderr  # the speed log
     res = json.loads(out.read_text())
-    assert set(res['results']) == {'CoordGANCorrespondence',
-                                   'CopyReferenceMask',
-                                   'RawPixelNearestNeighbour'}
-    for r in res['results'].values():
-        assert 0 <= r['propagation/IoU'] <= 100
-        assert r['propagation/num_pairs'] == 20
-    assert len(list((tmp_path / 'vis').iterdir())) == 4
+    assert res['method'] == 'CoordGAN' and res['dataset'] == 'synthetic parts'
+    assert res['references'] == [0, 1, 2, 3, 4] and res['num_queries'] == 4
+    metrics = res['metrics']
+    assert metrics['propagation/num_pairs'] == 20
+    assert metrics['correspondence/num_pairs'] == 20
+    assert 0 <= metrics['propagation/IoU'] <= 100
+    pictures = sorted(p.name for p in (tmp / 'vis').iterdir())
+    assert pictures == ['captions.txt'] + [f'query_{i}.png'
+                                           for i in range(5, 9)]
 
     # Two ranks split the queries; the gathered metrics are the same.
-    dist_out = tmp_path / 'dist.json'
-    proc = run_tool(config, ckpt, '--out', str(dist_out), launcher='pytorch')
+    dist_out = tmp / 'dist.json'
+    proc = run_tool('test.py', config, ckpt, '--out', str(dist_out),
+                    '--work-dir', str(tmp / 'work_dist'), launcher='pytorch')
     assert proc.returncode == 0, proc.stderr[-3000:]
-    dist = json.loads(dist_out.read_text())['results']
-    for name, r in res['results'].items():
-        for key, value in r.items():
-            if key != 'seconds' and not key.endswith('/num_pairs'):
-                assert dist[name][key] == pytest.approx(value, nan_ok=True)
-        assert dist[name]['propagation/num_pairs'] == 20
+    dist = json.loads(dist_out.read_text())['metrics']
+    for key, value in metrics.items():
+        if not key.startswith('speed/'):
+            assert dist[key] == pytest.approx(value, nan_ok=True), key
+
+    # The comparison tool: one table from result files and a config it runs.
+    copy_cfg = tmp / 'copy.py'
+    from mmengine import Config
+    cfg = Config.fromfile(config)
+    cfg.model.extractor = dict(type='CopyReferenceMask', input_size=16)
+    cfg.dump(str(copy_cfg))
+    table_dir = tmp / 'table'
+    proc = run_tool('analysis_tools/labelprop_table.py', str(out),
+                    str(copy_cfg), '--out-dir', str(table_dir))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    md = (table_dir / 'labelprop_table.md').read_text().splitlines()
+    assert md[0].startswith('| method | synthetic parts IoU | synthetic '
+                            'parts mIoU | synthetic parts match error (px)')
+    assert md[2].startswith(f'| CoordGAN | {metrics["propagation/IoU"]:.2f}')
+    assert md[3].startswith('| copy reference mask (identity match) |')
+    table = json.loads((table_dir / 'labelprop_table.json').read_text())
+    assert table['table']['CoordGAN']['synthetic parts'] == metrics
 
 
-def test_test_tool_rejects_a_stage1_checkpoint(tmp_path):
-    config, _ = tiny_benchmark(tmp_path)
-    proc = run_tool(config, str(tmp_path / 'stage1.pth'))
+def test_test_tool_rejects_wrong_checkpoints_and_configs(benchmark):
+    tmp, config, _, stage1 = benchmark
+    proc = run_tool('test.py', config, stage1, '--work-dir',
+                    str(tmp / 'w1'))
     assert proc.returncode != 0
     assert 'no encoder.* weights' in proc.stderr
+    proc = run_tool('test.py', config, '--work-dir', str(tmp / 'w2'))
+    assert proc.returncode != 0
+    assert 'no trained weights' in proc.stderr
+    proc = run_tool('test.py', config, str(tmp / 'missing.pth'))
+    assert proc.returncode != 0 and 'missing.pth' in proc.stderr
+    proc = run_tool('test.py', 'configs/coordgan_synthetic.py')
+    assert proc.returncode != 0
+    assert 'no test_dataloader' in proc.stderr

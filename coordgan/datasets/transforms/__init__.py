@@ -1,4 +1,4 @@
 from .formatting import PackImageInputs
-from .loading import LoadSegMap
+from .loading import LoadCoordMap, LoadSegMap
 
-__all__ = ['PackImageInputs', 'LoadSegMap']
+__all__ = ['PackImageInputs', 'LoadCoordMap', 'LoadSegMap']

@@ -53,16 +53,23 @@ def standard_iou(confusion: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, np.nan)
 
 
+def _numpy(value) -> np.ndarray:
+    return value.cpu().numpy() if hasattr(value, 'cpu') else np.asarray(value)
+
+
 @METRICS.register_module()
 class LabelPropagationMetric(BaseMetric):
-    """Scores (reference, query) pairs; each data sample is ``dict(pred, gt, ref_index)``.
+    """Scores every (reference, query) pair of a query sample.
 
-    ``IoU`` is the paper's number (REFERENCE.md section 9): per reference,
-    intersections and unions summed over its queries, background excluded,
-    predictions on background ignored, mean over classes (a class never
-    present counts 0), then mean over references. ``mIoU`` is the standard
-    one over all pairs (background counted, absent classes skipped). Both in
-    percent, with per-class values under ``IoU/<class>`` and ``mIoU/<class>``.
+    Each data sample (from :class:`coordgan.models.LabelPropagationModel`)
+    holds ``gt_seg_map`` (S, S), ``pred_seg_maps`` (R, S, S), one map per
+    reference, and ``ref_indices`` (R,). ``IoU`` is the paper's number
+    (REFERENCE.md section 9): per reference, intersections and unions summed
+    over its queries, background excluded, predictions on background ignored,
+    mean over classes (a class never present counts 0), then mean over
+    references. ``mIoU`` is the standard one over all pairs (background
+    counted, absent classes skipped). Both in percent, with per-class values
+    under ``IoU/<class>`` and ``mIoU/<class>``.
     """
 
     default_prefix = 'propagation'
@@ -84,20 +91,38 @@ class LabelPropagationMetric(BaseMetric):
                          'classes=... or set dataset_meta')
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        num_classes = len(self.classes)
         for sample in data_samples:
-            stats = pair_statistics(sample['pred'], sample['gt'],
-                                    len(self.classes))
-            stats['ref_index'] = int(sample['ref_index'])
-            self.results.append(stats)
+            for key in ('gt_seg_map', 'pred_seg_maps', 'ref_indices'):
+                if key not in sample:
+                    raise KeyError(f'LabelPropagationMetric: data sample '
+                                   f'without {key!r} (got {sorted(sample)})')
+            gt = _numpy(sample['gt_seg_map'])
+            preds = _numpy(sample['pred_seg_maps'])
+            refs = [int(r) for r in sample['ref_indices']]
+            if preds.ndim != 3 or len(preds) != len(refs):
+                raise ValueError(
+                    f'pred_seg_maps must be (R={len(refs)}, H, W), got '
+                    f'{preds.shape}')
+            stats = [pair_statistics(p, gt, num_classes) for p in preds]
+            # One result per query, so mmengine drops the sampler's padding.
+            self.results.append(dict(
+                ref_indices=refs,
+                intersection=np.stack([s['intersection'] for s in stats]),
+                union=np.stack([s['union'] for s in stats]),
+                confusion=sum(s['confusion'] for s in stats)))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         per_ref: Dict[int, Dict[str, np.ndarray]] = defaultdict(
             lambda: defaultdict(int))
         confusion = 0
+        num_pairs = 0
         for r in results:
-            ref = per_ref[r['ref_index']]
-            ref['intersection'] = ref['intersection'] + r['intersection']
-            ref['union'] = ref['union'] + r['union']
+            for k, ref_index in enumerate(r['ref_indices']):
+                ref = per_ref[ref_index]
+                ref['intersection'] = ref['intersection'] + r['intersection'][k]
+                ref['union'] = ref['union'] + r['union'][k]
+                num_pairs += 1
             confusion = confusion + r['confusion']
         paper = paper_iou(per_ref)
         standard = standard_iou(confusion)
@@ -107,6 +132,6 @@ class LabelPropagationMetric(BaseMetric):
             metrics[f'IoU/{name}'] = 100 * float(value)
         for name, value in zip(self.classes, standard):
             metrics[f'mIoU/{name}'] = 100 * float(value)
-        metrics['num_pairs'] = len(results)
+        metrics['num_pairs'] = num_pairs
         metrics['num_references'] = len(per_ref)
         return metrics

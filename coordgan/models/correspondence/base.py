@@ -4,7 +4,7 @@ from abc import ABCMeta, abstractmethod
 import torch
 import torch.nn as nn
 
-from coordgan.ops import soft_correspondence
+from coordgan.ops import nearest_matches, soft_correspondence
 
 
 class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
@@ -15,10 +15,15 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
     descriptors and the reference's soft labels (B, K, h', w') into the
     query's soft labels (B, K, h, w); the default is
     ``softmax(-dist / tau)`` over all reference positions (plain L2 unless
-    ``squared``). Feature baselines override :meth:`describe` (and
-    :meth:`propagate` for other rules such as top-k); the evaluator does not
-    change.
+    ``squared``). :meth:`match` gives each query position its single best
+    reference position and a confidence (dense correspondence). Feature
+    baselines override :meth:`describe` (and :meth:`propagate` /
+    :meth:`match` for other rules such as cosine top-k); the evaluator does
+    not change.
     """
+
+    #: Whether the weights are random stand-ins (tables say so).
+    random_weights = False
 
     def __init__(self, input_size: int = 128, tau: float = 0.01,
                  squared: bool = False):
@@ -28,6 +33,12 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
         self.input_size = input_size
         self.tau = tau
         self.squared = squared
+
+    @property
+    def display_name(self) -> str:
+        """Row name in result tables."""
+        name = type(self).__name__
+        return f'{name} (random weights)' if self.random_weights else name
 
     @abstractmethod
     def describe(self, images: torch.Tensor) -> torch.Tensor:
@@ -47,3 +58,18 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
             ref_labels.flatten(2).transpose(1, 2).float(), self.tau,
             self.squared)
         return out.transpose(1, 2).reshape(b, -1, h, w)
+
+    def match(self, query: torch.Tensor, ref: torch.Tensor):
+        """(B, D, h, w), (B, D, h', w') -> positions (B, h, w, 2), confidence (B, h, w).
+
+        Positions are the (x, y) of the nearest reference descriptor in
+        reference cells (cell centres at 0 .. w' - 1); the confidence is that
+        match's probability under ``softmax(-dist / tau)``.
+        """
+        b, _, h, w = query.shape
+        ref_w = ref.shape[-1]
+        index, prob = nearest_matches(
+            query.flatten(2).transpose(1, 2).float(),
+            ref.flatten(2).transpose(1, 2).float(), self.tau, self.squared)
+        pos = torch.stack([index % ref_w, index // ref_w], -1)
+        return pos.float().reshape(b, h, w, 2), prob.float().reshape(b, h, w)

@@ -1,5 +1,5 @@
 """CoordGAN's correspondence for real images: encoder -> w_s -> warper -> C^w."""
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -8,38 +8,65 @@ from coordgan.ops import resize_to
 from coordgan.registry import ENCODERS, FEATURE_EXTRACTORS, GENERATORS
 from .base import BaseCorrespondence
 
+_PARTS = ('encoder', 'generator')
+
 
 @FEATURE_EXTRACTORS.register_module()
 class CoordGANCorrespondence(BaseCorrespondence):
-    """Descriptor = C^w (B, 2, 128, 128) of the encoded structure code.
+    """Descriptor = C^w (B, 2, G, G) of the encoded structure code.
 
-    ``checkpoint`` is a stage-2 (``CoordGANInversion``) checkpoint holding
-    ``encoder.*`` and ``generator.*`` weights; ``tools/test.py CONFIG CKPT``
-    fills it in.
+    Weights come from a stage-2 (``CoordGANInversion``) checkpoint holding
+    ``encoder.*`` and ``generator.*``: ``tools/test.py CONFIG CKPT`` loads it
+    through the Runner (see :meth:`adapt_checkpoint`), or ``checkpoint=``
+    loads it at build time. Evaluating without weights is an error unless
+    ``random_weights=True`` (then tables say so).
     """
+
+    requires_checkpoint = True
 
     def __init__(self, encoder: dict, generator: dict,
                  checkpoint: Optional[str] = None, input_size: int = 128,
-                 tau: float = 0.01, squared: bool = False):
+                 tau: float = 0.01, squared: bool = False,
+                 random_weights: bool = False):
         super().__init__(input_size, tau, squared)
         self.encoder = ENCODERS.build(encoder)
         self.generator = GENERATORS.build(generator)
+        self.random_weights = bool(random_weights)
+        self.weights_loaded = False
         if checkpoint is not None:
             self.load_inversion_checkpoint(checkpoint)
         self.requires_grad_(False).eval()
+
+    @property
+    def display_name(self) -> str:
+        return 'CoordGAN (random weights)' if self.random_weights \
+            else 'CoordGAN'
+
+    def adapt_checkpoint(self, state: Dict[str, torch.Tensor],
+                         source: str = 'checkpoint'
+                         ) -> Dict[str, torch.Tensor]:
+        """A stage-2 model's state dict -> this module's (``encoder.*``, ``generator.*`` kept)."""
+        kept = {k: v for k, v in state.items() if k.split('.')[0] in _PARTS}
+        for name in _PARTS:
+            if not any(k.startswith(name + '.') for k in kept):
+                top = sorted({k.split('.')[0] for k in state})[:6]
+                raise ValueError(
+                    f'{source}: no {name}.* weights (top-level keys: {top}); '
+                    'expected a CoordGAN encoder-stage (CoordGANInversion) '
+                    'checkpoint such as work_dirs/coordgan-encoder_*/'
+                    'iter_*.pth')
+        self.weights_loaded = True
+        return kept
 
     def load_inversion_checkpoint(self, path: str) -> None:
         """Load encoder and generator weights of a stage-2 checkpoint (strict)."""
         ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
-        for name in ('encoder', 'generator'):
+        state = self.adapt_checkpoint(state, path)
+        for name in _PARTS:
             prefix = name + '.'
             weights = {k[len(prefix):]: v for k, v in state.items()
                        if k.startswith(prefix)}
-            if not weights:
-                raise ValueError(
-                    f'{path}: no {prefix}* weights; expected a CoordGAN '
-                    'encoder-stage (CoordGANInversion) checkpoint')
             try:
                 getattr(self, name).load_state_dict(weights)
             except RuntimeError as err:

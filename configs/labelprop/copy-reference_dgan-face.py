@@ -1,0 +1,5 @@
+# tools/test.py configs/labelprop/copy-reference_dgan-face.py
+_base_ = [
+    '../_base_/models/labelprop_copy-reference.py',
+    '../_base_/datasets/labelprop_dgan-face.py', '../_base_/labelprop_runtime.py'
+]

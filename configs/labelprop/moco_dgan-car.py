@@ -1,0 +1,5 @@
+# tools/test.py configs/labelprop/moco_dgan-car.py
+_base_ = [
+    '../_base_/models/labelprop_moco.py',
+    '../_base_/datasets/labelprop_dgan-car.py', '../_base_/labelprop_runtime.py'
+]

@@ -1,0 +1,3 @@
+from .propagation_loop import LabelPropagationTestLoop
+
+__all__ = ['LabelPropagationTestLoop']

@@ -1,0 +1,142 @@
+"""coordgan.apis inference functions, and the Runner path against a direct call."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from coordgan.apis import (dense_correspondence, init_model, propagate_mask,
+                           run_test)
+from coordgan.registry import MODELS
+from helpers import tiny_labelprop_config
+from metric_references import brute_force_metrics
+
+
+def raw_pixel_model(size=16):
+    return MODELS.build(dict(
+        type='LabelPropagationModel',
+        extractor=dict(type='RawPixelNearestNeighbour', input_size=size,
+                       tau=1e-4),
+        data_preprocessor=dict(type='PropagationDataPreprocessor',
+                               size=size)))
+
+
+def test_dense_correspondence_finds_a_known_shift():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)  # unique colours
+    b = np.roll(a, shift=(2, -3), axis=(0, 1))  # b[y, x] = a[y - 2, x + 3]
+    res = dense_correspondence(raw_pixel_model(), a, b)
+    assert res.points.shape == (16, 16, 2) and res.confidence.shape == (16, 16)
+    for y in range(16):
+        for x in range(16):
+            assert res.points[y, x].tolist() == [(x + 3) % 16, (y - 2) % 16]
+    assert (res.confidence > 0.99).all()
+
+    # Any image size: a and b at 48 px, described at 16 px (3 px per cell).
+    big_a = cv2.resize(a, (48, 48), interpolation=cv2.INTER_NEAREST)
+    big_b = cv2.resize(b, (48, 48), interpolation=cv2.INTER_NEAREST)
+    res = dense_correspondence(raw_pixel_model(), big_a, big_b)
+    assert res.points.shape == (48, 48, 2)
+    ys, xs = np.mgrid[0:48, 0:48]
+    want = np.stack([(xs + 9) % 48, (ys - 6) % 48], -1)
+    # Two cells (6 px) away from the borders and the roll's seams, where the
+    # antialiased 16 px descriptors of a and b are not shifted copies.
+    inside = (xs >= 6) & (xs < 30) & (ys >= 15) & (ys < 39)
+    err = np.linalg.norm(res.points - want, axis=-1)[inside]
+    assert err.max() < 1e-4
+
+
+def test_dense_correspondence_reads_files_and_names_bad_ones(tmp_path):
+    img = np.zeros((8, 8, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / 'a.png'), img)
+    res = dense_correspondence(raw_pixel_model(8), str(tmp_path / 'a.png'),
+                               img)
+    assert res.points.shape == (8, 8, 2)
+    with pytest.raises(FileNotFoundError, match='nope.png'):
+        dense_correspondence(raw_pixel_model(8), str(tmp_path / 'nope.png'),
+                             img)
+    (tmp_path / 'bad.png').write_bytes(b'not an image')
+    with pytest.raises(ValueError, match='bad.png'):
+        dense_correspondence(raw_pixel_model(8), str(tmp_path / 'bad.png'),
+                             img)
+
+
+def test_propagate_mask_returns_masks_at_each_image_size():
+    rng = np.random.default_rng(1)
+    ref = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    mask = rng.integers(0, 4, (16, 16))
+    query = np.roll(ref, 5, axis=1)
+    out = propagate_mask(raw_pixel_model(), ref, mask, [query, ref])
+    assert np.array_equal(out[0], np.roll(mask, 5, axis=1))
+    assert np.array_equal(out[1], mask)
+    big = cv2.resize(query, (40, 24), interpolation=cv2.INTER_NEAREST)
+    assert propagate_mask(raw_pixel_model(), ref, mask,
+                          [big])[0].shape == (24, 40)
+
+
+def test_runner_path_equals_a_direct_call(tmp_path):
+    config, ckpt, _ = tiny_labelprop_config(tmp_path, num_samples=9,
+                                            img_size=16)
+    record = run_test(config, ckpt, work_dir=str(tmp_path / 'work'))
+    metrics = record['metrics']
+    assert record['method'] == 'CoordGAN'
+    assert metrics['propagation/num_pairs'] == 5 * 4
+
+    # Direct: the apis on the same images, scored by brute force.
+    cfg = Config.fromfile(config)
+    model = init_model(config, ckpt)
+    from coordgan.registry import DATASETS
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    images, masks = [], []
+    for i in range(len(dataset.dataset)):
+        item = dataset.dataset[i]
+        images.append(item['inputs'].permute(1, 2, 0).numpy())
+        masks.append(item['data_samples']['gt_seg_map'].numpy())
+    classes = dataset.metainfo['classes']
+    pairs = []
+    for r in dataset.reference_indices:
+        preds = propagate_mask(model, images[r], masks[r],
+                               [images[q] for q in dataset.query_indices],
+                               num_classes=len(classes))
+        pairs += [(p, masks[q], r)
+                  for p, q in zip(preds, dataset.query_indices)]
+    paper, standard = brute_force_metrics(pairs, len(classes))
+    assert metrics['propagation/IoU'] == pytest.approx(paper)
+    assert metrics['propagation/mIoU'] == pytest.approx(standard)
+
+    # The checkpoint was used: a model without it predicts differently.
+    fresh = init_model(config)
+    other = propagate_mask(fresh, images[0], masks[0],
+                           [images[q] for q in dataset.query_indices],
+                           num_classes=len(classes))
+    mine = propagate_mask(model, images[0], masks[0],
+                          [images[q] for q in dataset.query_indices],
+                          num_classes=len(classes))
+    assert any(not np.array_equal(a, b) for a, b in zip(mine, other))
+
+
+def test_runner_refuses_coordgan_without_weights(tmp_path):
+    config, _, _ = tiny_labelprop_config(tmp_path)
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path / 'work')
+    with pytest.raises(RuntimeError, match='no trained weights'):
+        Runner.from_cfg(cfg).test()
+    cfg.model.extractor.random_weights = True
+    cfg.work_dir = str(tmp_path / 'work2')
+    metrics = Runner.from_cfg(cfg).test()
+    assert 'propagation/IoU' in metrics
+
+
+def test_init_model_accepts_an_encoder_stage_config(tmp_path):
+    _, ckpt, _ = tiny_labelprop_config(tmp_path)
+    from tiny_configs import tiny_model
+    cfg = Config.fromfile('configs/coordgan-encoder_synthetic.py')
+    cfg.model = tiny_model(cfg.model.to_dict())
+    model = init_model(cfg, ckpt)
+    assert type(model.extractor).__name__ == 'CoordGANCorrespondence'
+    assert model.extractor.weights_loaded
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    torch.testing.assert_close(
+        model.extractor.encoder.state_dict()['trunk.0.0.weight'],
+        state['state_dict']['encoder.trunk.0.0.weight'])
