@@ -1,22 +1,9 @@
 # Label propagation on DatasetGAN car (20 classes); the first 5 items are
 # references, all others queries.
 # Layout and converter: docs/datasets_labelled.md.
+_base_ = ['./labelprop_dgan-face.py']
+
 test_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='LabelPropagationDataset',
         name='DatasetGAN car',
-        split='first5',
-        dataset=dict(
-            type='DatasetGANDataset',
-            category='car', data_root='data/datasetgan-car',
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadSegMap', size_check='exact'),
-                dict(type='PackImageInputs',
-                     meta_keys=('img_path', 'gt_seg_map')),
-            ])))
-test_evaluator = [dict(type='LabelPropagationMetric')]
+        dataset=dict(category='car', data_root='data/datasetgan-car')))
