@@ -386,3 +386,13 @@ def test_match_returns_best_cell_and_documented_confidence(propagation):
                 want = 1 / np.exp((top - top[0]) / 0.2).sum()
             assert confidence[b, y, x].item() == pytest.approx(want, rel=1e-5)
     assert ((confidence >= 0) & (confidence <= 1)).all()
+
+
+def test_random_stand_ins_differ_between_methods():
+    # Three rows of the same random network would look like a bug in a table.
+    nets = [cls(random_weights=True, input_size=32)
+            for cls in (ResNet50Features, MoCoFeatures, VFSFeatures)]
+    weights = [n.backbone.conv1.weight for n in nets]
+    assert not torch.equal(weights[0], weights[1])
+    assert not torch.equal(weights[1], weights[2])
+    assert len({n.weights_source for n in nets}) == 3

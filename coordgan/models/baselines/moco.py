@@ -1,6 +1,6 @@
 """MoCo v2 (ImageNet, self-supervised) ResNet-50 layer3 features."""
 from coordgan.registry import FEATURE_EXTRACTORS
-from .resnet_features import ResNet50FeatureBaseline
+from .resnet_features import RANDOM_WEIGHTS_SEED, ResNet50FeatureBaseline
 
 ENCODER_Q = 'module.encoder_q.'
 # Parts of a MoCo training checkpoint that are not the query encoder's backbone: the
@@ -20,6 +20,8 @@ class MoCoFeatures(ResNet50FeatureBaseline):
 
     method_name = 'MoCo v2'
     weights_name = 'ImageNet'
+    # Random stand-ins differ between methods, as distinct networks would.
+    random_seed = RANDOM_WEIGHTS_SEED + 1
     default_checkpoint = 'moco_v2_800ep_pretrain.pth.tar'
     checkpoint_url = ('https://dl.fbaipublicfiles.com/moco/moco_checkpoints/moco_v2_800ep/'
                       'moco_v2_800ep_pretrain.pth.tar')

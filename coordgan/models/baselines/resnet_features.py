@@ -117,6 +117,7 @@ class ResNet50FeatureBaseline(BaseCorrespondence):
 
     method_name = 'ResNet50'
     weights_name = 'ImageNet'
+    random_seed = RANDOM_WEIGHTS_SEED
     default_checkpoint = ''
     checkpoint_url = ''
     checkpoint_format = ''
@@ -151,12 +152,12 @@ class ResNet50FeatureBaseline(BaseCorrespondence):
         self.chunk_size = chunk_size
         # Forked so that building a baseline neither depends on nor moves the global RNG.
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            torch.manual_seed(self.random_seed)
             self.backbone = ResNet50Trunk(out_stride)
         self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         if self.random_weights:
-            self.weights_source = f'random (seed {RANDOM_WEIGHTS_SEED})'
+            self.weights_source = f'random (seed {self.random_seed})'
         else:
             path = self.resolve_checkpoint(checkpoint)
             self.load_backbone(path)

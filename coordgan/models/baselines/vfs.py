@@ -3,7 +3,7 @@ import re
 from typing import Optional
 
 from coordgan.registry import FEATURE_EXTRACTORS
-from .resnet_features import ResNet50FeatureBaseline
+from .resnet_features import RANDOM_WEIGHTS_SEED, ResNet50FeatureBaseline
 
 # mmcv ConvModule names of mmaction's ResNet: a conv with its norm inside one module.
 _STEM = re.compile(r'^conv1\.(conv|bn)\.(\w+)$')
@@ -46,6 +46,8 @@ class VFSFeatures(ResNet50FeatureBaseline):
 
     method_name = 'VFS'
     weights_name = 'Kinetics'
+    # Random stand-ins differ between methods, as distinct networks would.
+    random_seed = RANDOM_WEIGHTS_SEED + 2
     default_checkpoint = 'r50_nc_sgd_cos_100e_r5_1xNx2_k400-d7ce3ad0.pth'
     checkpoint_url = ('https://github.com/xvjiarui/VFS/releases/download/v0.1-rc1/'
                       'r50_nc_sgd_cos_100e_r5_1xNx2_k400-d7ce3ad0.pth')
