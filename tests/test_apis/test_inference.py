@@ -120,10 +120,12 @@ def test_runner_refuses_coordgan_without_weights(tmp_path):
     config, _, _ = tiny_labelprop_config(tmp_path)
     cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp_path / 'work')
+    cfg.experiment_name = 'no_weights'  # two Runners within one second
     with pytest.raises(RuntimeError, match='no trained weights'):
         Runner.from_cfg(cfg).test()
     cfg.model.extractor.random_weights = True
     cfg.work_dir = str(tmp_path / 'work2')
+    cfg.experiment_name = 'random_weights'
     metrics = Runner.from_cfg(cfg).test()
     assert 'propagation/IoU' in metrics
 
