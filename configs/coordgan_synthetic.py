@@ -31,5 +31,9 @@ train_cfg = dict(max_iters=max_iters)
 default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=500, max_keep_ckpts=2))
-custom_hooks = [dict(type='SwapGridHook', interval=500, num_textures=6)]
+custom_hooks = [
+    dict(type='SwapGridHook', interval=500, num_textures=6),
+    dict(type='StructureHealthHook', check_after=600, interval=100,
+         window=50),
+]
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

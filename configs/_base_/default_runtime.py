@@ -7,7 +7,11 @@ default_hooks = dict(
         type='CheckpointHook', interval=10000, by_epoch=False, max_keep_ckpts=5,
         save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-custom_hooks = [dict(type='SwapGridHook', interval=5000)]
+custom_hooks = [
+    dict(type='SwapGridHook', interval=5000),
+    # Warns if C^w stops varying between structure codes after the warm-ups.
+    dict(type='StructureHealthHook', check_after=20000, interval=1000),
+]
 
 env_cfg = dict(
     cudnn_benchmark=True,

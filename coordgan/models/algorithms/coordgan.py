@@ -8,7 +8,7 @@ from mmengine.dist import get_world_size
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 
-from coordgan.ops import pair_swap
+from coordgan.ops import coordinate_spread, pair_swap
 from coordgan.registry import (DISCRIMINATORS, GENERATORS, LOSSES, MODELS)
 from ..generators import GeneratorOutput
 from .common import IMAGE_PREPROCESSOR, fp32, unwrap
@@ -240,6 +240,11 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         loss, log = self.parse_losses(g_losses)
         optim_wrapper.update_params(loss)
         log['g_loss'] = log.pop('loss')
+        # The structure branch's health: how far the batch's correspondence
+        # maps differ, in pixels of the C^w grid (0 = collapsed).
+        corr = fake.corr_map.detach()
+        log['structure_spread_px'] = coordinate_spread(corr) * (
+            corr.shape[-1] - 1) / 2
         return log
 
     @torch.no_grad()

@@ -1,0 +1,126 @@
+"""The structure branch's health: a spread scalar, the collapse warning, and the warp loss pulling C^w to the true match."""
+import types
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coordgan.engine.hooks import StructureHealthHook
+from coordgan.models.losses import WarpLoss
+from coordgan.ops import canonical_grid, coordinate_spread
+from helpers import fake_batch, optim_wrappers, tiny_model
+
+
+def test_coordinate_spread_equals_a_looped_definition():
+    maps = torch.randn(5, 2, 3, 4, dtype=torch.float64)
+    total = 0.0
+    for y in range(3):
+        for x in range(4):
+            pts = [maps[b, :, y, x] for b in range(5)]
+            mean = sum(pts) / 5
+            total += (sum(float(((p - mean)**2).sum()) for p in pts) / 5)**0.5
+    assert float(coordinate_spread(maps)) == pytest.approx(total / 12)
+    same = canonical_grid(8).expand(4, -1, -1, -1)
+    assert float(coordinate_spread(same)) == 0
+    with pytest.raises(ValueError, match=r'\(B, 2, H, W\)'):
+        coordinate_spread(torch.zeros(2, 3, 4, 4))
+
+
+def test_generator_step_logs_the_spread_and_sees_a_collapse():
+    model = tiny_model()
+    wrappers = optim_wrappers(model)
+    real = model.data_preprocessor(fake_batch(), True)['inputs']
+    gen = model.step_generator(real.device)
+    log = model.generator_step(4, real.device, 0, wrappers['generator'], gen)
+    assert float(log['structure_spread_px']) > 0.01
+    # A warper whose output ignores w_s gives every code the same map.
+    last = [m for m in model.generator.warper.modules()
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+    for p in model.generator.warper.parameters():
+        p.requires_grad_(False)
+    log = model.generator_step(4, real.device, 1, wrappers['generator'], gen)
+    assert float(log['structure_spread_px']) < 1e-5
+
+
+def test_health_hook_warns_only_after_the_warm_ups_and_when_collapsed():
+    hook = StructureHealthHook(check_after=20, interval=10, window=5,
+                               min_spread_px=0.5)
+    runner = types.SimpleNamespace(iter=0)
+
+    def feed(values, start):
+        for i, v in enumerate(values):
+            runner.iter = start + i
+            hook.after_train_iter(runner, i, None,
+                                  dict(structure_spread_px=torch.tensor(v)))
+
+    feed([0.0] * 19, 0)  # collapsed, but still warming up
+    assert hook.num_warnings == 0
+    feed([0.0] * 11, 19)  # checks at iterations 20 and 30
+    assert hook.num_warnings == 2
+    feed([2.0] * 10, 30)  # healthy again (check at 40): the window forgets
+    assert hook.num_warnings == 2
+    feed([0.1] * 10, 40)  # collapsed again (check at 50)
+    assert hook.num_warnings == 3
+    with pytest.raises(ValueError, match='interval'):
+        StructureHealthHook(interval=0)
+
+
+def test_warp_loss_alone_moves_a_collapsed_map_toward_the_true_match():
+    # img2 is img1 moved k px right, so pixel x of img2 shows canonical point
+    # C1(x - k). C2 starts as C1 (collapsed: the identity match, k px off);
+    # gradient steps on the warp loss alone (L1 in place of LPIPS) must pull
+    # it toward the truth.
+    torch.manual_seed(0)
+    size, k = 16, 2
+    img1 = F.interpolate(torch.rand(1, 3, 4, 4), size=(size, size),
+                         mode='bilinear', align_corners=False)
+    img2 = torch.roll(img1, k, dims=3)
+    grid = canonical_grid(size)
+    step = 2 / (size - 1)
+    truth = grid.clone()
+    truth[:, 0] -= k * step
+    c2 = grid.clone().requires_grad_(True)
+    loss_fn = WarpLoss(tau=0.01)
+    opt = torch.optim.Adam([c2], lr=0.01)
+    inner = (slice(None), slice(None), slice(2, size - 2),
+             slice(k + 2, size - 2))
+
+    def error_px():
+        return float((c2.detach() - truth)[inner].abs().mean()) / step
+
+    before = error_px()
+    for _ in range(60):
+        loss = loss_fn(torch.cat([img1, img2]), torch.cat([grid, c2]),
+                       lambda a, b: (a - b).abs().mean(dim=(1, 2, 3)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert before == pytest.approx(1.0)  # x error k px, y error 0: mean 1
+    assert error_px() < 0.7 * before
+
+
+def test_spread_of_a_generator_and_of_the_data():
+    from coordgan.datasets import SyntheticPartsDataset
+    from coordgan.evaluation.structure import dataset_spread, generator_spread
+    gen = tiny_model().generator_ema
+    assert generator_spread(gen, num=8, batch_size=3) > 0
+    last = [m for m in gen.warper.modules()
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+    assert generator_spread(gen, num=8, batch_size=3) < 1e-6
+    data = SyntheticPartsDataset(num_samples=6, img_size=16)
+    maps = torch.stack([
+        torch.as_tensor(data.get_data_info(i)['gt_coords']).permute(2, 0, 1)
+        for i in range(6)])
+    assert dataset_spread(data, num=6) == pytest.approx(
+        float(coordinate_spread(maps)))
+    assert dataset_spread(data, num=6, size=8) > 0
+    class NoCoords(list):
+        def get_data_info(self, i):
+            return {}
+
+    with pytest.raises(KeyError, match='gt_coords'):
+        dataset_spread(NoCoords([0]), num=1)
