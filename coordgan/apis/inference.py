@@ -22,8 +22,8 @@ from mmengine.runner.checkpoint import load_checkpoint
 
 from coordgan.datasets.transforms.loading import (read_npy_labels,
                                                   read_png_labels)
-from coordgan.models.algorithms.label_propagation import (
-    LabelPropagationModel, cells_to_pixels)
+from coordgan.models.algorithms.label_propagation import \
+    LabelPropagationModel
 from coordgan.registry import MODELS, init_default_scope
 
 ImageLike = Union[str, np.ndarray]
@@ -133,11 +133,8 @@ def dense_correspondence(model: LabelPropagationModel, img_a: ImageLike,
     a, b = read_image(img_a), read_image(img_b)
     data = model.data_preprocessor(_batch([a, b]), False)
     desc = model.describe(data['inputs'])
-    pos, conf = model.extractor.match(desc[1:], desc[:1])
-    size = model.size
-    points = cells_to_pixels(pos, desc.shape[-1], desc.shape[-1], size)[0]
-    rep = size // desc.shape[-1]
-    conf = conf[0].repeat_interleave(rep, 0).repeat_interleave(rep, 1)
+    points, conf = model.match(desc[1:], desc[:1])
+    points, conf, size = points[0], conf[0], model.size
     hb, wb = b.shape[:2]
     ha, wa = a.shape[:2]
     points = _resample(points.permute(2, 0, 1).float(), hb, wb)

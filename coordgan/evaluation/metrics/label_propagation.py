@@ -6,6 +6,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from coordgan.registry import METRICS
+from .correspondence import to_numpy
 
 
 def pair_statistics(pred: np.ndarray, gt: np.ndarray,
@@ -53,10 +54,6 @@ def standard_iou(confusion: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, np.nan)
 
 
-def _numpy(value) -> np.ndarray:
-    return value.cpu().numpy() if hasattr(value, 'cpu') else np.asarray(value)
-
-
 @METRICS.register_module()
 class LabelPropagationMetric(BaseMetric):
     """Scores every (reference, query) pair of a query sample.
@@ -97,8 +94,8 @@ class LabelPropagationMetric(BaseMetric):
                 if key not in sample:
                     raise KeyError(f'LabelPropagationMetric: data sample '
                                    f'without {key!r} (got {sorted(sample)})')
-            gt = _numpy(sample['gt_seg_map'])
-            preds = _numpy(sample['pred_seg_maps'])
+            gt = to_numpy(sample['gt_seg_map'])
+            preds = to_numpy(sample['pred_seg_maps'])
             refs = [int(r) for r in sample['ref_indices']]
             if preds.ndim != 3 or len(preds) != len(refs):
                 raise ValueError(

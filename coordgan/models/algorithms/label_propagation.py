@@ -214,6 +214,15 @@ class LabelPropagationModel(BaseModel):
         """(B, 3, S, S) in [-1, 1] -> (B, D, h, w) descriptors."""
         return self.extractor.describe(images)
 
+    def match(self, query: torch.Tensor, ref: torch.Tensor):
+        """Descriptors (B, D, h, w), (B, D, h', w') -> matched (x, y) (B, S, S, 2) in S-grid pixels, confidence (B, S, S)."""
+        pos, conf = self.extractor.match(query, ref)
+        size = self.size
+        points = cells_to_pixels(pos, ref.shape[-1], query.shape[-1], size)
+        rep = size // query.shape[-1]
+        conf = conf.repeat_interleave(rep, 1).repeat_interleave(rep, 2)
+        return points, conf
+
     # ------------------------------------------------------------- inference
     @torch.no_grad()
     def predict(self, images: torch.Tensor, with_matches: bool = False
@@ -236,12 +245,9 @@ class LabelPropagationModel(BaseModel):
                                      mode='bilinear', align_corners=False)
             labels.append(soft.argmax(1).cpu())
             if with_matches:
-                pos, conf = self.extractor.match(desc, ref_desc)
-                matches.append(cells_to_pixels(pos, ref_desc.shape[-1],
-                                               desc.shape[-1], size).cpu())
-                rep = size // desc.shape[-1]
-                confidence.append(conf.repeat_interleave(rep, 1)
-                                  .repeat_interleave(rep, 2).cpu())
+                points, conf = self.match(desc, ref_desc)
+                matches.append(points.cpu())
+                confidence.append(conf.cpu())
         out = []
         for i in range(num):
             sample = dict(pred_seg_maps=torch.stack([l[i] for l in labels]),
