@@ -1,4 +1,6 @@
 """Pictures of a structure/texture generator: colour-coded correspondence maps and swap grids."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
@@ -17,13 +19,17 @@ def to_unit(image: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def swap_grid(generator: BaseGenerator, z_s: torch.Tensor,
-              z_t: torch.Tensor) -> torch.Tensor:
+def swap_grid(generator: BaseGenerator,
+              z_s: torch.Tensor,
+              z_t: torch.Tensor,
+              panel_size: Optional[int] = None) -> torch.Tensor:
     """(R, z) structures, (C, z) textures -> (3, R*S, (C+1)*S) image in [0, 1].
 
     Row r renders structure r with every texture (so a row must keep its
     layout); column c keeps texture c; the first column shows structure r's
-    correspondence map, colour-coded.
+    correspondence map, colour-coded. ``panel_size`` S enlarges every panel
+    by pixel replication (nearest), so small images stay legible; by default
+    S is the generator's output size.
     """
     rows, cols = z_s.shape[0], z_t.shape[0]
     z_s_all = z_s.repeat_interleave(cols, dim=0)
@@ -33,6 +39,12 @@ def swap_grid(generator: BaseGenerator, z_s: torch.Tensor,
     images = to_unit(out.image).reshape(rows, cols, 3, size, size)
     maps = coords_to_rgb(out.corr_map[::cols])
     maps = F.interpolate(maps, size=(size, size), mode='nearest')
+    if panel_size is not None and panel_size != size:
+        images = F.interpolate(images.flatten(0, 1), size=panel_size,
+                               mode='nearest').reshape(
+                                   rows, cols, 3, panel_size, panel_size)
+        maps = F.interpolate(maps, size=panel_size, mode='nearest')
+        size = panel_size
     tiles = torch.cat([maps[:, None], images], dim=1)  # (R, C+1, 3, S, S)
     return tiles.permute(2, 0, 3, 1, 4).reshape(3, rows * size,
                                                 (cols + 1) * size)

@@ -77,3 +77,19 @@ def test_swap_grid_is_written(tmp_path):
     assert img.std() > 0
     assert (tmp_path / 'iter_4.pth').is_file()
     assert runner.iter == 4
+
+
+def test_swap_grid_panels_are_enlarged_pixel_by_pixel():
+    from coordgan.registry import GENERATORS
+    from coordgan.visualization.swap_grid import swap_grid
+    gen = GENERATORS.build(tiny_model_cfg()['generator']).eval()
+    z_s, z_t = torch.randn(2, gen.z_dim), torch.randn(3, gen.z_dim)
+    torch.manual_seed(0)
+    small = swap_grid(gen, z_s, z_t)
+    torch.manual_seed(0)
+    big = swap_grid(gen, z_s, z_t, panel_size=48)
+    size = small.shape[1] // 2
+    assert big.shape == (3, 2 * 48, 4 * 48)
+    factor = 48 // size
+    expected = small.repeat_interleave(factor, 1).repeat_interleave(factor, 2)
+    torch.testing.assert_close(big, expected)

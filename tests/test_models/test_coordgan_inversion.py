@@ -91,3 +91,32 @@ def test_train_step_changes_the_encoder_only(stage1, norm):
     assert out.image.shape == (2, 3, 16, 16)
     assert inv.correspondence_map(torch.rand(2, 3, 32, 32)).shape == (2, 2,
                                                                       16, 16)
+
+
+def test_texture_swap_distance_replaces_lpips_in_that_term_only(stage1):
+    _, path = stage1
+    inv = MODELS.build(inversion_cfg(
+        generator_checkpoint=path,
+        texture_swap_distance=dict(type='EdgeDistance')))
+    calls = []
+
+    class Spy(torch.nn.Module):
+
+        def __init__(self, name, inner):
+            super().__init__()
+            self.name, self.inner = name, inner
+
+        def forward(self, x, y):
+            calls.append(self.name)
+            return self.inner(x, y)
+
+    inv.texture_swap_distance = Spy('edge', inv.texture_swap_distance)
+    inv.perceptual = Spy('lpips', inv.perceptual)
+    inv.train()
+    log = inv.train_step(fake_batch(), encoder_wrapper(inv))
+    assert calls == ['lpips', 'edge']  # reconstruction, then texture swap
+    assert torch.isfinite(log['loss_texture_swap'])
+    # Without the option the checkpoint keys are those of older runs.
+    keys = set(MODELS.build(inversion_cfg()).state_dict())
+    assert keys == set(MODELS.build(inversion_cfg(
+        texture_swap_distance=dict(type='EdgeDistance'))).state_dict())

@@ -5,9 +5,10 @@ import pytest
 import torch
 import torchvision
 
-from coordgan.models.losses import (LPIPS, ChamferLoss, GANLoss,
-                                    R1Regularization, TextureSwapLoss,
-                                    WarpLoss, check_ramp, ramp_factor)
+from coordgan.models.losses import (LPIPS, ChamferLoss, EdgeDistance,
+                                    GANLoss, R1Regularization,
+                                    TextureSwapLoss, WarpLoss, check_ramp,
+                                    ramp_factor)
 from coordgan.models.losses.perceptual import TORCHVISION_FILES
 from coordgan.ops import canonical_grid
 
@@ -235,3 +236,74 @@ def test_linear_weights_load_from_a_given_file(tmp_path):
     assert float(lp.model.lin0.model[1].weight.mean()) == 0.5
     with pytest.raises(FileNotFoundError, match='linear_weights'):
         LPIPS(linear_weights=str(tmp_path / 'missing.pth'))
+
+
+def _brute_force_edges(img):
+    """Sobel magnitude over channels with replicate padding, mean 1; loops."""
+    c, h, w = img.shape
+    sx = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+    out = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            total = 1e-6
+            for ch in range(c):
+                gx = gy = 0.0
+                for di in range(3):
+                    for dj in range(3):
+                        v = img[ch, min(max(i + di - 1, 0), h - 1),
+                                min(max(j + dj - 1, 0), w - 1)]
+                        gx += sx[di][dj] / 8 * v
+                        gy += sx[dj][di] / 8 * v
+                total += gx * gx + gy * gy
+            out[i, j] = np.sqrt(total)
+    return out / out.mean()
+
+
+def test_edge_distance_equals_brute_force():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, 7, 6, generator=gen, dtype=torch.float64) * 2 - 1
+    y = torch.rand(2, 3, 7, 6, generator=gen, dtype=torch.float64) * 2 - 1
+    ref = [np.abs(_brute_force_edges(x[k].numpy()) -
+                  _brute_force_edges(y[k].numpy())).mean() for k in range(2)]
+    out = EdgeDistance(scales=1)(x, y)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10)
+
+
+def test_edge_distance_ignores_colours_and_sees_a_moved_shape():
+    img = torch.full((1, 3, 24, 24), -0.6)
+    img[..., 6:14, 8:16] = torch.tensor([0.9, -0.2, 0.3])[:, None, None]
+    recoloured = img * 0.4 + 0.3  # other colours and contrast, same edges
+    moved = torch.roll(img, 2, dims=-1)
+    dist = EdgeDistance()
+    assert dist(img, recoloured).item() < 0.05  # eps: flat areas only
+    assert dist(img, moved).item() > 0.5
+    # Random-VGG LPIPS ranks the two the other way round.
+    lp = LPIPS(random_backbone=True)
+    assert lp(img, recoloured).item() > lp(img, moved).item()
+
+
+def test_texture_swap_loss_can_use_its_own_distance():
+    loss = TextureSwapLoss(5.0, distance=dict(type='EdgeDistance'))
+    img = torch.zeros(2, 3, 8, 8)
+    img[..., 2:5, 2:5] = 1.0
+    shared = lambda x, y: torch.full((x.shape[0], ), 7.0)  # noqa: E731
+    assert loss(img, img * 0.5, shared).item() < 0.01
+    assert TextureSwapLoss(5.0)(img, img, shared).item() == 7.0
+    with pytest.raises(ValueError, match='scales'):
+        TextureSwapLoss(distance=dict(type='EdgeDistance', scales=0))
+
+
+def test_warp_loss_can_use_its_own_distance():
+    def shared(x, y):
+        raise AssertionError('the shared perceptual must not be used')
+
+    grid = canonical_grid(6).expand(2, -1, -1, -1)
+    img = torch.zeros(2, 3, 6, 6)
+    img[:, :, 1:4, 2:5] = torch.tensor([1.0, -1.0, 0.5])[:, None, None]
+    loss = WarpLoss(distance=dict(type='EdgeDistance'))
+    # Same structure, other colours: identity maps warp edges onto edges.
+    recoloured = torch.stack([img[0], img[1] * 0.3])
+    assert loss(recoloured, grid, shared).item() < 0.01
+    # A map that is off by two pixels for the second image is not.
+    moved = torch.stack([img[0], torch.roll(img[1], 2, dims=-1) * 0.3])
+    assert loss(moved, grid, shared).item() > 0.2

@@ -20,6 +20,7 @@ class SwapGridHook(Hook):
     Rows share the structure code, columns the texture code, the first
     column is the colour-coded correspondence map. Codes are fixed by
     ``seed`` so that grids of one run are comparable over time.
+    ``panel_size`` enlarges each panel to that many pixels (nearest).
     """
 
     priority = 'LOW'
@@ -30,9 +31,14 @@ class SwapGridHook(Hook):
                  num_textures: int = 6,
                  seed: int = 2022,
                  module: str = 'generator_ema',
-                 out_dir: Optional[str] = None):
+                 out_dir: Optional[str] = None,
+                 panel_size: Optional[int] = None):
         if interval < 1:
             raise ValueError(f'SwapGridHook interval must be >= 1, got {interval}')
+        if panel_size is not None and panel_size < 1:
+            raise ValueError(
+                f'SwapGridHook panel_size must be >= 1, got {panel_size}')
+        self.panel_size = panel_size
         self.interval = interval
         self.num_structures = num_structures
         self.num_textures = num_textures
@@ -52,7 +58,8 @@ class SwapGridHook(Hook):
         with torch.random.fork_rng(devices=[] if device.type == 'cpu' else
                                    [device]):
             torch.manual_seed(self.seed)
-            grid = swap_grid(gen, z_s.to(device), z_t.to(device))
+            grid = swap_grid(gen, z_s.to(device), z_t.to(device),
+                             self.panel_size)
         gen.train(was_training)
         out_dir = self.out_dir or osp.join(runner.work_dir, 'vis')
         mmengine.mkdir_or_exist(out_dir)

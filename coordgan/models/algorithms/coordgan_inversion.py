@@ -60,6 +60,10 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
     (``latent_norm='l1'``, the code; ``'l2'``, the paper).
 
     Args:
+        texture_swap_distance: a LOSSES config that replaces LPIPS in the
+            texture-swap term only (e.g. ``dict(type='EdgeDistance')``: the
+            two images have different textures, so a distance blind to
+            colour); by default the shared LPIPS, as in the paper.
         encoder, generator: network configs (the generator as in stage 1).
         generator_checkpoint: a stage-1 checkpoint; its ``generator_ema``
             weights are loaded and frozen. A stage-1 checkpoint given as the
@@ -73,6 +77,7 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
                  perceptual: Optional[dict] = None,
                  loss_weights: Optional[dict] = None,
                  latent_norm: str = 'l1',
+                 texture_swap_distance: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or
@@ -91,6 +96,8 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
             load_stage1_generator(self.generator, generator_checkpoint)
         self.generator.requires_grad_(False).eval()
         self.perceptual = LOSSES.build(perceptual or dict(type='LPIPS'))
+        self.texture_swap_distance = (None if texture_swap_distance is None
+                                      else LOSSES.build(texture_swap_distance))
         self.loss_weights = dict(rec_l1=10.0, rec_lpips=10.0,
                                  texture_swap=5.0, latent_code=10.0,
                                  latent_coords=10.0)
@@ -158,12 +165,15 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
                                  gen.make_noise(num, device, rng)).image
             swap = gen.synthesize(w_s, pair_swap(w_plus),
                                   gen.make_noise(num, device, rng)).image
+            swap_distance = (self.perceptual
+                             if self.texture_swap_distance is None else
+                             self.texture_swap_distance)
             losses = dict(
                 loss_rec_l1=w['rec_l1'] * F.l1_loss(rec, real),
                 loss_rec_lpips=w['rec_lpips'] *
                 self.perceptual(rec, real).mean(),
                 loss_texture_swap=w['texture_swap'] *
-                self.perceptual(swap, real).mean())
+                swap_distance(swap, real).mean())
             with torch.no_grad():
                 z_s, z_t = gen.sample_codes(num, device, rng)
                 ws_gen = gen.map_structure(z_s)

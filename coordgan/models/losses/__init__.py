@@ -1,5 +1,6 @@
 from .base import BaseLoss
 from .coordgan_losses import ChamferLoss, TextureSwapLoss, WarpLoss
+from .edge_distance import EdgeDistance
 from .gan_losses import (GANLoss, R1Regularization,
                          discriminator_logistic_loss,
                          generator_nonsaturating_loss, r1_penalty)
@@ -7,7 +8,7 @@ from .perceptual import LPIPS
 from .ramps import check_ramp, ramp_factor
 
 __all__ = [
-    'BaseLoss', 'ChamferLoss', 'TextureSwapLoss', 'WarpLoss', 'GANLoss',
+    'BaseLoss', 'ChamferLoss', 'EdgeDistance', 'TextureSwapLoss', 'WarpLoss', 'GANLoss',
     'R1Regularization', 'discriminator_logistic_loss',
     'generator_nonsaturating_loss', 'r1_penalty', 'LPIPS', 'check_ramp',
     'ramp_factor'

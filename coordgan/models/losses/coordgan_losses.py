@@ -15,12 +15,21 @@ Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class TextureSwapLoss(BaseLoss):
     """LPIPS(fake, texture-swapped): same structure, other texture, should look alike in structure.
 
-    The gradient flows into both images.
+    The gradient flows into both images. ``distance`` (a LOSSES config, e.g.
+    ``dict(type='EdgeDistance')``) replaces the model's shared LPIPS for this
+    term only; by default the shared LPIPS is used, as in the paper.
     """
+
+    def __init__(self, loss_weight: float = 5.0,
+                 ramp: Optional[dict] = None,
+                 distance: Optional[dict] = None):
+        super().__init__(loss_weight, ramp)
+        self.distance = None if distance is None else LOSSES.build(distance)
 
     def forward(self, fake: torch.Tensor, tex_swap: torch.Tensor,
                 perceptual: Perceptual) -> torch.Tensor:
-        return perceptual(fake, tex_swap).mean()
+        distance = perceptual if self.distance is None else self.distance
+        return distance(fake, tex_swap).mean()
 
 
 @LOSSES.register_module()
@@ -51,12 +60,17 @@ class WarpLoss(BaseLoss):
     symmetrically; the loss is LPIPS(x_{1<-2}, x1.detach()). Images larger
     than the correspondence map are bilinearly resized to it first.
     ``squared=False`` (code and paper) uses the plain L2 distance.
+    ``distance`` (a LOSSES config) replaces the model's shared LPIPS for this
+    term only. The two images of a pair have different textures (paper,
+    eq. 6), so the distance should weigh structure above colour.
     """
 
     def __init__(self, loss_weight: float = 5.0, tau: float = 0.01,
                  squared: bool = False, chunk_size: Optional[int] = None,
-                 ramp: Optional[dict] = None):
+                 ramp: Optional[dict] = None,
+                 distance: Optional[dict] = None):
         super().__init__(loss_weight, ramp)
+        self.distance = None if distance is None else LOSSES.build(distance)
         if tau <= 0:
             raise ValueError(f'WarpLoss tau must be > 0, got {tau}')
         self.tau = tau
@@ -76,4 +90,5 @@ class WarpLoss(BaseLoss):
         # Resized once: the same images are the values and the targets.
         images = resize_to(images, corr_maps.shape[-1])
         warped = self.warp_partners(images, corr_maps)
-        return perceptual(warped, images.detach()).mean()
+        distance = perceptual if self.distance is None else self.distance
+        return distance(warped, images.detach()).mean()
