@@ -4,14 +4,13 @@ One figure per query, one row per reference. Every panel is enlarged by
 nearest neighbour (never smoothed, so each label cell stays one colour and
 the pictures can be compared pixel for pixel with the label maps).
 """
-import math
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
 from coordgan.datasets.segmentation import default_palette
-from .swap_grid import coords_to_rgb, to_unit
+from .swap_grid import coords_to_rgb, panel_side, to_unit
 
 #: Column titles of :func:`propagation_figure`, left to right.
 MASK_COLUMNS = ('reference image', 'reference mask', 'query image',
@@ -37,13 +36,6 @@ def resolve_palette(palette, num_classes: int) -> np.ndarray:
                              f'{colours.min()}..{colours.max()}')
         return colours.astype(np.uint8)
     return np.asarray(default_palette(max(num_classes, 1)), dtype=np.uint8)
-
-
-def panel_side(size: int, panel_size: int) -> int:
-    """Smallest multiple of ``size`` that is >= ``panel_size`` (an integer enlargement)."""
-    if size < 1:
-        raise ValueError(f'panel: image size must be >= 1, got {size}')
-    return size * max(1, math.ceil(panel_size / size))
 
 
 def nearest_resize(panel: np.ndarray, side: int) -> np.ndarray:
