@@ -1,5 +1,5 @@
-"""How much the structure branch varies: C^w spread of a generator against the data's true spread."""
-from typing import Optional
+"""Structure-branch diagnostics: C^w spread against the data's, swap distances, frame following."""
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -38,3 +38,72 @@ def dataset_spread(dataset, num: int = 256, size: Optional[int] = None
                                    mode='bilinear', align_corners=False)[0]
         maps.append(coords)
     return float(coordinate_spread(torch.stack(maps)))
+
+
+def _codes(generator, num: int, seed: int):
+    rng = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
+    z = [generator.sample_codes(num, torch.device('cpu'), rng)
+         for _ in range(2)]
+    noise = generator.make_noise(num, torch.device('cpu'), rng)
+    return ([c.to(device) for pair in z for c in pair],
+            [n.to(device) for n in noise])
+
+
+@torch.no_grad()
+def swap_edge_distances(generator, num: int = 64, seed: int = 0,
+                        distance=None) -> Dict[str, float]:
+    """How much a texture swap and a structure swap change the picture.
+
+    Mean ``distance`` (default :class:`EdgeDistance`, blind to colour)
+    between G(s, t) and G(s, t') (``'texture'``) and between G(s, t) and
+    G(s', t) (``'structure'``), with the noise fixed. Pose carried by the
+    structure codes makes ``'structure'`` the larger; on the synthetic data
+    the real pairs give 0.40 (texture) and 0.53 (structure).
+    """
+    from coordgan.models.losses import EdgeDistance
+    distance = EdgeDistance() if distance is None else distance
+    (z_s, z_t, z_s2, z_t2), noise = _codes(generator, num, seed)
+    w_s, w_s2 = generator.map_structure(z_s), generator.map_structure(z_s2)
+    w_t, w_t2 = generator.map_texture(z_t), generator.map_texture(z_t2)
+    image = generator.synthesize(w_s, w_t, noise).image
+    other_t = generator.synthesize(w_s, w_t2, noise).image
+    other_s = generator.synthesize(w_s2, w_t, noise).image
+    return dict(texture=float(distance(image, other_t).mean()),
+                structure=float(distance(image, other_s).mean()))
+
+
+@torch.no_grad()
+def frame_following(generator, shift_px: int = 4, num: int = 64,
+                    seed: int = 0, distance=None) -> Dict[str, float]:
+    """Does the synthesis net draw in its coordinate frame?
+
+    Renders codes with C^w and with C^w + (shift, 0) (``shift_px`` pixels of
+    the grid), fixed noise. A generator that paints each canonical point
+    where C^w puts it gives the first picture moved left by ``shift_px``.
+    Returns the mean ``distance`` (default :class:`EdgeDistance`) of the
+    shifted rendering to that moved picture (``'to_moved'``: small when the
+    frame is followed) and to the unmoved one (``'to_unmoved'``: small when
+    C^w is ignored), both on the columns ``shift_px`` away from the borders.
+    """
+    from coordgan.models.losses import EdgeDistance
+    distance = EdgeDistance() if distance is None else distance
+    if not 0 < shift_px < generator.grid_size // 2:
+        raise ValueError(f'frame_following: shift_px must be in (0, '
+                         f'{generator.grid_size // 2}), got {shift_px}')
+    if generator.out_size != generator.grid_size:
+        raise ValueError('frame_following needs out_size == grid_size, got '
+                         f'{generator.out_size} and {generator.grid_size}')
+    (z_s, z_t, _, _), noise = _codes(generator, num, seed)
+    corr = generator.warp(generator.map_structure(z_s))
+    w_t = generator.map_texture(z_t)[:, None].expand(
+        -1, generator.num_latents, -1)
+    image = generator.synthesis(corr, w_t, noise)
+    moved_map = corr.clone()
+    moved_map[:, 0] += 2 * shift_px / (generator.grid_size - 1)
+    shifted = generator.synthesis(moved_map, w_t, noise)
+    inner = (Ellipsis, slice(shift_px, -shift_px))
+    follows = torch.roll(image, -shift_px, dims=-1)
+    return dict(
+        to_moved=float(distance(shifted[inner], follows[inner]).mean()),
+        to_unmoved=float(distance(shifted[inner], image[inner]).mean()))

@@ -124,3 +124,76 @@ def test_spread_of_a_generator_and_of_the_data():
 
     with pytest.raises(KeyError, match='gt_coords'):
         dataset_spread(NoCoords([0]), num=1)
+
+
+class _StubGenerator(torch.nn.Module):
+    """A generator whose picture is a known function of C^w (or not)."""
+
+    grid_size = out_size = 16
+    z_dim = 4
+    num_latents = 1
+
+    def __init__(self, follows_frame=True, pose_from='structure'):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.follows_frame = follows_frame
+        self.pose_from = pose_from
+
+    def sample_codes(self, num, device=None, generator=None):
+        return (torch.randn(num, 4, generator=generator),
+                torch.randn(num, 4, generator=generator))
+
+    def make_noise(self, num, device=None, generator=None):
+        return []
+
+    def map_structure(self, z):
+        return z
+
+    def map_texture(self, z):
+        return z
+
+    def warp(self, w_s):
+        from coordgan.ops import canonical_grid
+        grid = canonical_grid(16).expand(w_s.shape[0], -1, -1, -1).clone()
+        if self.pose_from == 'structure':
+            grid[:, 0] += 0.3 * w_s[:, :1, None]
+        return grid
+
+    def synthesis(self, corr, w_t, noise):
+        w_t = w_t.reshape(w_t.shape[0], -1)
+        if self.pose_from == 'texture':
+            corr = corr.clone()
+            corr[:, 0] += 0.3 * w_t[:, :1, None]
+        if not self.follows_frame:
+            from coordgan.ops import canonical_grid
+            corr = canonical_grid(16).expand_as(corr)
+        # a disc of radius 0.5 around the canonical origin, coloured by w_t
+        inside = (corr.pow(2).sum(1, keepdim=True) < 0.25).float()
+        colour = torch.tanh(w_t[:, 1:4])[:, :, None, None]
+        return inside * colour - (1 - inside) * colour.flip(1)
+
+    def synthesize(self, w_s, w_t, noise=None):
+        from coordgan.models.generators.base import GeneratorOutput
+        corr = self.warp(w_s)
+        return GeneratorOutput(self.synthesis(corr, w_t, noise), corr)
+
+
+def test_frame_following_tells_a_frame_following_renderer_from_one_that_ignores_it():
+    from coordgan.evaluation.structure import frame_following
+    follows = frame_following(_StubGenerator(True), shift_px=3, num=8)
+    assert follows['to_moved'] < 1e-6 < follows['to_unmoved']
+    ignores = frame_following(_StubGenerator(False), shift_px=3, num=8)
+    assert ignores['to_unmoved'] < 1e-6 < ignores['to_moved']
+    with pytest.raises(ValueError, match='shift_px'):
+        frame_following(_StubGenerator(), shift_px=8)
+
+
+def test_swap_distances_say_which_code_carries_the_pose():
+    from coordgan.evaluation.structure import swap_edge_distances
+    by_structure = swap_edge_distances(_StubGenerator(), num=16)
+    by_texture = swap_edge_distances(_StubGenerator(pose_from='texture'),
+                                     num=16)
+    # Colours change with every texture; edges move only with the pose.
+    assert by_structure['structure'] > by_structure['texture']
+    assert by_texture['texture'] > by_texture['structure']
+    assert by_texture['structure'] < 0.05

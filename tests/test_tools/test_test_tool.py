@@ -100,3 +100,27 @@ def test_test_tool_rejects_wrong_checkpoints_and_configs(benchmark):
     proc = run_tool('test.py', 'configs/coordgan_synthetic.py')
     assert proc.returncode != 0
     assert 'no test_dataloader' in proc.stderr
+
+
+def test_structure_spread_tool_prints_every_diagnostic(tmp_path):
+    from mmengine import Config
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    from coordgan.registry import MODELS
+    from helpers import SYNTHETIC_CONFIG, tiny_model_cfg
+    cfg = Config.fromfile(osp.join(ROOT, SYNTHETIC_CONFIG))
+    cfg.model = tiny_model_cfg()
+    cfg.train_dataloader.dataset.img_size = 16
+    config = tmp_path / 'tiny.py'
+    cfg.dump(str(config))
+    ckpt = tmp_path / 'tiny.pth'
+    save_checkpoint(dict(state_dict=MODELS.build(cfg.model).state_dict()),
+                    str(ckpt))
+    proc = run_tool('analysis_tools/structure_spread.py', str(config),
+                    str(ckpt), '--num', '8', '--shift-px', '2')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout
+    for text in ('generator C^w spread over 8 structure codes',
+                 'edge distance of a texture swap',
+                 'C^w moved by 2 px', 'ratio generator / true'):
+        assert text in lines, lines
