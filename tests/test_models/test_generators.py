@@ -123,3 +123,31 @@ def test_warper_rejects_bad_shapes():
         g.warper(torch.randn(2, 5), g.grid)
     with pytest.raises(ValueError, match='grid must be'):
         g.warper(torch.randn(2, 16), torch.randn(3, 2, 8, 8))
+
+
+def test_fourier_scale_widens_the_frequency_range():
+    from coordgan.models.layers import FourierFeatures
+    torch.manual_seed(0)
+    paper = FourierFeatures(2, 4096).proj.weight
+    torch.manual_seed(0)
+    wide = FourierFeatures(2, 4096, scale=4.0).proj.weight
+    bound = (9 / 2)**0.5
+    assert paper.abs().max() <= bound and paper.abs().max() > 0.99 * bound
+    torch.testing.assert_close(wide, 4 * paper)
+    gen = narrow(out_size=16, grid_size=16, fourier_scale=4.0)
+    assert gen.synthesis.fourier.proj.weight.abs().max() > 2 * bound
+    with pytest.raises(ValueError, match='scale'):
+        FourierFeatures(2, 4, scale=0)
+
+
+def test_without_noise_inputs_the_picture_is_a_function_of_the_codes():
+    gen = narrow(out_size=16, grid_size=16, noise_inputs=False).eval()
+    assert not any('noise' in name for name, _ in gen.named_parameters())
+    z_s, z_t = torch.randn(2, gen.z_dim), torch.randn(2, gen.z_dim)
+    torch.testing.assert_close(gen(z_s, z_t).image, gen(z_s, z_t).image,
+                               rtol=0, atol=0)
+    with_noise = narrow(out_size=16, grid_size=16).eval()
+    for conv in with_noise.synthesis.convs:
+        conv.noise.weight.data.fill_(1.0)
+    assert not torch.equal(with_noise(z_s, z_t).image,
+                           with_noise(z_s, z_t).image)

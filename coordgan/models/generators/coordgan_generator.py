@@ -27,7 +27,9 @@ class CoordSynthesisNetwork(nn.Module):
                  num_blocks: int = 5,
                  upsample_channels: Sequence[int] = (),
                  structure_modulation: str = 'concat',
-                 blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+                 blur_kernel: Sequence[float] = (1, 3, 3, 1),
+                 fourier_scale: float = 1.0,
+                 noise_inputs: bool = True):
         super().__init__()
         if structure_modulation not in STRUCTURE_MODULATIONS:
             raise ValueError(
@@ -37,21 +39,24 @@ class CoordSynthesisNetwork(nn.Module):
         self.num_blocks = num_blocks
         width = channels + (2 if self.concat else 0)
 
-        self.fourier = FourierFeatures(2, channels)
-        self.conv1 = StyledConv(channels, channels, 3, style_dim)
+        self.fourier = FourierFeatures(2, channels, fourier_scale)
+        self.conv1 = StyledConv(channels, channels, 3, style_dim,
+                                use_noise=noise_inputs)
         self.to_rgb1 = ToRGB(width, style_dim)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         for _ in range(num_blocks):
-            self.convs.append(StyledConv(width, channels, 3, style_dim))
-            self.convs.append(StyledConv(width, channels, 3, style_dim))
+            for _ in range(2):
+                self.convs.append(StyledConv(width, channels, 3, style_dim,
+                                             use_noise=noise_inputs))
             self.to_rgbs.append(ToRGB(width, style_dim))
         in_ch = width
         for ch in upsample_channels:
             self.convs.append(
                 StyledConv(in_ch, ch, 3, style_dim, upsample=True,
-                           blur_kernel=blur_kernel))
-            self.convs.append(StyledConv(ch, ch, 3, style_dim))
+                           blur_kernel=blur_kernel, use_noise=noise_inputs))
+            self.convs.append(StyledConv(ch, ch, 3, style_dim,
+                                         use_noise=noise_inputs))
             self.to_rgbs.append(
                 ToRGB(ch, style_dim, upsample=True, blur_kernel=blur_kernel))
             in_ch = ch
@@ -116,6 +121,10 @@ class CoordGANGenerator(BaseGenerator):
         upsample_channels: widths of the upsampling blocks, used in order
             for as many blocks as ``out_size / grid_size`` needs
             ((128, 64): 256 and 512).
+        fourier_scale: multiplies the Fourier features' frequency bound
+            sqrt(9/2) (1, the paper's value).
+        noise_inputs: per-pixel noise after every modulated conv (True, the
+            paper's); False leaves C^w and the codes as the only inputs.
     """
 
     def __init__(self,
@@ -130,7 +139,9 @@ class CoordGANGenerator(BaseGenerator):
                  warper: Optional[dict] = None,
                  structure_modulation: str = 'concat',
                  upsample_channels: Sequence[int] = (128, 64),
-                 blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+                 blur_kernel: Sequence[float] = (1, 3, 3, 1),
+                 fourier_scale: float = 1.0,
+                 noise_inputs: bool = True):
         super().__init__()
         num_up = self._num_upsamplings(out_size, grid_size)
         if num_up > len(upsample_channels):
@@ -152,7 +163,7 @@ class CoordGANGenerator(BaseGenerator):
         self.synthesis = CoordSynthesisNetwork(
             style_dim, channels, num_blocks,
             tuple(upsample_channels)[:num_up], structure_modulation,
-            blur_kernel)
+            blur_kernel, fourier_scale, noise_inputs)
         self.num_latents = self.synthesis.num_latents
         # Derived from grid_size, so not saved: checkpoints stay small and a
         # copied (EMA) generator carries its own.

@@ -33,12 +33,19 @@ class MappingNetwork(nn.Sequential):
 
 
 class FourierFeatures(nn.Module):
-    """(B, 2, H, W) coordinates -> (B, C, H, W): sin(1x1 conv), weight U(-sqrt(9/2), sqrt(9/2))."""
+    """(B, 2, H, W) coordinates -> (B, C, H, W): sin(1x1 conv), weight U(-b, b).
 
-    def __init__(self, in_channels: int = 2, out_channels: int = 512):
+    ``b = scale * sqrt(9 / in_channels)``; ``scale=1`` is the paper's
+    sqrt(9/2) for 2-D coordinates.
+    """
+
+    def __init__(self, in_channels: int = 2, out_channels: int = 512,
+                 scale: float = 1.0):
         super().__init__()
+        if not scale > 0:
+            raise ValueError(f'FourierFeatures scale must be > 0, got {scale}')
         self.proj = nn.Conv2d(in_channels, out_channels, 1)
-        bound = math.sqrt(9.0 / in_channels)
+        bound = scale * math.sqrt(9.0 / in_channels)
         nn.init.uniform_(self.proj.weight, -bound, bound)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:

@@ -67,7 +67,7 @@ class NoiseInjection(nn.Module):
 
 
 class StyledConv(nn.Module):
-    """Modulated conv -> noise injection -> bias + leaky ReLU."""
+    """Modulated conv -> noise injection (unless ``use_noise=False``) -> bias + leaky ReLU."""
 
     def __init__(self,
                  in_channels: int,
@@ -76,19 +76,23 @@ class StyledConv(nn.Module):
                  style_dim: int,
                  upsample: bool = False,
                  demodulate: bool = True,
-                 blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+                 blur_kernel: Sequence[float] = (1, 3, 3, 1),
+                 use_noise: bool = True):
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size,
                                     style_dim, demodulate=demodulate,
                                     upsample=upsample, blur_kernel=blur_kernel)
-        self.noise = NoiseInjection()
+        self.noise = NoiseInjection() if use_noise else None
         self.activate = BiasLeakyReLU(out_channels)
 
     def forward(self,
                 x: torch.Tensor,
                 w: torch.Tensor,
                 noise: Optional[torch.Tensor] = None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, w), noise))
+        x = self.conv(x, w)
+        if self.noise is not None:
+            x = self.noise(x, noise)
+        return self.activate(x)
 
 
 class ToRGB(nn.Module):
