@@ -25,6 +25,7 @@ TINY_KWARGS = {
     'TextureSwapLoss': {},
     'WarpLoss': {},
     'ChamferLoss': {},
+    'EdgeDistance': {},
     # The VGG widths are fixed; a random backbone avoids the missing-weights
     # warning (tests never have ImageNet weights).
     'LPIPS': dict(random_backbone=True),
