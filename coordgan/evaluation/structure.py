@@ -4,6 +4,7 @@ from typing import Dict, Optional
 import torch
 import torch.nn.functional as F
 
+from coordgan.models.losses import EdgeDistance
 from coordgan.ops import coordinate_spread
 
 
@@ -61,7 +62,6 @@ def swap_edge_distances(generator, num: int = 64, seed: int = 0,
     structure codes makes ``'structure'`` the larger; on the synthetic data
     the real pairs give 0.40 (texture) and 0.53 (structure).
     """
-    from coordgan.models.losses import EdgeDistance
     distance = EdgeDistance() if distance is None else distance
     (z_s, z_t, z_s2, z_t2), noise = _codes(generator, num, seed)
     w_s, w_s2 = generator.map_structure(z_s), generator.map_structure(z_s2)
@@ -86,7 +86,6 @@ def frame_following(generator, shift_px: int = 4, num: int = 64,
     frame is followed) and to the unmoved one (``'to_unmoved'``: small when
     C^w is ignored), both on the columns ``shift_px`` away from the borders.
     """
-    from coordgan.models.losses import EdgeDistance
     distance = EdgeDistance() if distance is None else distance
     if not 0 < shift_px < generator.grid_size // 2:
         raise ValueError(f'frame_following: shift_px must be in (0, '

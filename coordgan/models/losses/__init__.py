@@ -1,5 +1,6 @@
 from .base import BaseLoss
-from .coordgan_losses import ChamferLoss, TextureSwapLoss, WarpLoss
+from .coordgan_losses import (ChamferLoss, ImageDistanceLoss,
+                              TextureSwapLoss, WarpLoss)
 from .edge_distance import EdgeDistance
 from .gan_losses import (GANLoss, R1Regularization,
                          discriminator_logistic_loss,
@@ -8,7 +9,8 @@ from .perceptual import LPIPS
 from .ramps import check_ramp, ramp_factor
 
 __all__ = [
-    'BaseLoss', 'ChamferLoss', 'EdgeDistance', 'TextureSwapLoss', 'WarpLoss', 'GANLoss',
+    'BaseLoss', 'ChamferLoss', 'EdgeDistance', 'ImageDistanceLoss',
+    'TextureSwapLoss', 'WarpLoss', 'GANLoss',
     'R1Regularization', 'discriminator_logistic_loss',
     'generator_nonsaturating_loss', 'r1_penalty', 'LPIPS', 'check_ramp',
     'ramp_factor'

@@ -11,25 +11,40 @@ from .base import BaseLoss
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-@LOSSES.register_module()
-class TextureSwapLoss(BaseLoss):
-    """LPIPS(fake, texture-swapped): same structure, other texture, should look alike in structure.
+class ImageDistanceLoss(BaseLoss):
+    """A loss that compares pictures: with the model's shared LPIPS, or with its own ``distance``.
 
-    The gradient flows into both images. ``distance`` (a LOSSES config, e.g.
-    ``dict(type='EdgeDistance')``) replaces the model's shared LPIPS for this
-    term only; by default the shared LPIPS is used, as in the paper.
+    ``distance`` is a LOSSES config (e.g. ``dict(type='EdgeDistance')``) used
+    for this term only; by default the shared LPIPS is used, as in the paper.
     """
 
-    def __init__(self, loss_weight: float = 5.0,
+    def __init__(self, loss_weight: float = 1.0,
                  ramp: Optional[dict] = None,
                  distance: Optional[dict] = None):
         super().__init__(loss_weight, ramp)
         self.distance = None if distance is None else LOSSES.build(distance)
 
+    def image_distance(self, perceptual: Perceptual) -> Perceptual:
+        """The distance this term compares pictures with."""
+        return perceptual if self.distance is None else self.distance
+
+
+@LOSSES.register_module()
+class TextureSwapLoss(ImageDistanceLoss):
+    """LPIPS(fake, texture-swapped): same structure, other texture, should look alike in structure.
+
+    The gradient flows into both images. ``distance``: see
+    :class:`ImageDistanceLoss`.
+    """
+
+    def __init__(self, loss_weight: float = 5.0,
+                 ramp: Optional[dict] = None,
+                 distance: Optional[dict] = None):
+        super().__init__(loss_weight, ramp, distance)
+
     def forward(self, fake: torch.Tensor, tex_swap: torch.Tensor,
                 perceptual: Perceptual) -> torch.Tensor:
-        distance = perceptual if self.distance is None else self.distance
-        return distance(fake, tex_swap).mean()
+        return self.image_distance(perceptual)(fake, tex_swap).mean()
 
 
 @LOSSES.register_module()
@@ -53,24 +68,23 @@ class ChamferLoss(BaseLoss):
 
 
 @LOSSES.register_module()
-class WarpLoss(BaseLoss):
+class WarpLoss(ImageDistanceLoss):
     """Warp each image of a pair into its partner's frame by soft correspondence; LPIPS to the partner.
 
     For a pair (1, 2): x_{1<-2} = softmax_k(-d(C1(i), C2(k)) / tau) @ x2 and
     symmetrically; the loss is LPIPS(x_{1<-2}, x1.detach()). Images larger
     than the correspondence map are bilinearly resized to it first.
     ``squared=False`` (code and paper) uses the plain L2 distance.
-    ``distance`` (a LOSSES config) replaces the model's shared LPIPS for this
-    term only. The two images of a pair have different textures (paper,
-    eq. 6), so the distance should weigh structure above colour.
+    ``distance``: see :class:`ImageDistanceLoss`. The two images of a pair
+    have different textures (paper, eq. 6), so the distance should weigh
+    structure above colour.
     """
 
     def __init__(self, loss_weight: float = 5.0, tau: float = 0.01,
                  squared: bool = False, chunk_size: Optional[int] = None,
                  ramp: Optional[dict] = None,
                  distance: Optional[dict] = None):
-        super().__init__(loss_weight, ramp)
-        self.distance = None if distance is None else LOSSES.build(distance)
+        super().__init__(loss_weight, ramp, distance)
         if tau <= 0:
             raise ValueError(f'WarpLoss tau must be > 0, got {tau}')
         self.tau = tau
@@ -90,5 +104,5 @@ class WarpLoss(BaseLoss):
         # Resized once: the same images are the values and the targets.
         images = resize_to(images, corr_maps.shape[-1])
         warped = self.warp_partners(images, corr_maps)
-        distance = perceptual if self.distance is None else self.distance
-        return distance(warped, images.detach()).mean()
+        return self.image_distance(perceptual)(warped,
+                                               images.detach()).mean()

@@ -1,6 +1,4 @@
 """A colour-blind structural distance: where the edges are, not what colour they have."""
-from typing import Sequence
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -17,11 +15,11 @@ class EdgeDistance(nn.Module):
     and contrast do not count: only where its edges lie. ``scales`` averages
     the distance over the image and 2x average-pooled copies of it.
 
-    It stands in for LPIPS in the texture-swap loss where the ImageNet
-    backbone is missing: a randomly initialised VGG ranks a change of colours
-    about four times above a change of pose on the synthetic data
-    (docs/structure_study.md), so "same structure code, same picture" under
-    it mostly asks for equal colours and barely for an equal pose.
+    It stands in for LPIPS in the texture-swap and warp losses (both compare
+    images of different textures) where the ImageNet backbone is missing: a
+    randomly initialised VGG ranks a change of colours about four times above
+    a change of pose on the synthetic data (docs/structure_study.md), so
+    under it those losses mostly measure colour and barely pose.
     """
 
     def __init__(self, scales: int = 2, eps: float = 1e-3):
