@@ -22,11 +22,9 @@ model = dict(
         channels=(64, 128),
         structure_channels=32,
         texture_channels=(128, 256)),
-    perceptual=dict(type='LPIPS', net='vgg', version='0.1'),
-    loss_weights=dict(
-        rec_l1=10.0, rec_lpips=10.0, texture_swap=5.0, latent_code=10.0,
-        latent_coords=10.0),
-    latent_norm='l1')
+    perceptual=dict(type='LPIPS', net='vgg', version='0.1'))
+# model.losses: CoordGANInversion's defaults, the authors' values (reconstruction
+# 10 * L1 + 10 * LPIPS, texture swap 5, latent consistency 10 + 10, L1).
 
 optim_wrapper = dict(
     _delete_=True,

@@ -1,5 +1,6 @@
 """Every config under configs/ builds at tiny sizes and runs: networks forward, models one training step."""
 import copy
+import fnmatch
 import glob
 import os.path as osp
 
@@ -9,6 +10,8 @@ import pytest
 import torch
 from mmengine import Config
 from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
+from mmengine.runner.checkpoint import save_checkpoint
 
 from coordgan.models import (BaseDiscriminator, BaseEncoder, BaseGenerator,
                              PatchCooccurrenceDiscriminator)
@@ -16,7 +19,7 @@ from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 
 from coordgan.registry import (DATASETS, HOOKS, LOOPS, METRICS, MODELS,
                                OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS)
-from tiny_configs import tiny, tiny_model
+from tiny_configs import MIN_SIZE, SIZE_DIVISOR, tiny, tiny_model
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', 'configs')
 CONFIGS = sorted(
@@ -45,7 +48,7 @@ def smoke_run(net):
 
 
 def tiny_dataset_cfg(dataset, tmp_path):
-    """The config's dataset, pointed at a few fake images and resized to TINY_SIZE."""
+    """The config's dataset, pointed at a few fake images, resized like the tiny networks (128 -> 16)."""
     dataset = copy.deepcopy(dataset)
     if dataset['type'] == 'SyntheticPartsDataset':
         dataset['img_size'] = TINY_SIZE
@@ -58,8 +61,26 @@ def tiny_dataset_cfg(dataset, tmp_path):
     dataset['data_root'] = str(tmp_path / 'images')
     for step in dataset['pipeline']:
         if step['type'] == 'Resize':
-            step['scale'] = (TINY_SIZE, TINY_SIZE)
+            side = max(MIN_SIZE, step['scale'][0] // SIZE_DIVISOR)
+            step['scale'] = (side, side)
     return dataset
+
+
+def run_partial_init(model, tmp_path):
+    """The model's init_cfg on a checkpoint of itself + 1: the selected entries load, the rest stays."""
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    path = str(tmp_path / 'init_source.pth')
+    save_checkpoint(dict(state_dict={
+        k: v + 1 if v.is_floating_point() else v
+        for k, v in before.items()}), path)
+    model.init_cfg['checkpoint'] = path
+    with DefaultScope.overwrite_default_scope('coordgan'):
+        model.init_weights()
+    after = model.state_dict()
+    loaded = [k for k in after if not torch.equal(after[k], before[k])]
+    assert loaded, 'init_cfg loaded nothing'
+    for key in loaded:  # a fresh G_ema equals G, so key_map reads +1 too
+        assert torch.equal(after[key], before[key] + 1), key
 
 
 def model_for_schedule(optim: dict):
@@ -105,8 +126,17 @@ def run_test_config(cfg, model):
 def test_configs_are_found():
     for name in ('_base_/models/coordgan_128.py', 'coordgan_celeba.py',
                  'coordgan_cars.py', 'coordgan_afhqcat.py',
-                 'coordgan_synthetic.py'):
+                 'coordgan_synthetic.py', 'coordgan-tps_synthetic.py',
+                 'coordgan-stn_synthetic.py', 'coordgan-tps_celeba.py',
+                 'coordgan-stn_celeba.py'):
         assert name in CONFIGS
+
+
+def model_frozen_names(cfg, model):
+    """Parameters the config's ``model.frozen`` patterns name."""
+    patterns = cfg.model.get('frozen', ()) if 'model' in cfg else ()
+    return {n for n, _ in model.named_parameters()
+            if any(fnmatch.fnmatchcase(n, p) for p in patterns)}
 
 
 @pytest.mark.parametrize('name', CONFIGS)
@@ -122,7 +152,8 @@ def test_config_builds_and_runs(name, tmp_path):
         dataset = DATASETS.build(
             tiny_dataset_cfg(cfg.train_dataloader.dataset, tmp_path))
         batch = pseudo_collate([dataset[i] for i in range(2)])
-        assert batch['inputs'][0].shape == (3, TINY_SIZE, TINY_SIZE)
+        side = batch['inputs'][0].shape[-1]
+        assert batch['inputs'][0].shape == (3, side, side)
         ran.append('dataset')
     model = None
     if 'model' in cfg:
@@ -133,6 +164,9 @@ def test_config_builds_and_runs(name, tmp_path):
                 with torch.no_grad():
                     smoke_run(getattr(model, key))
         ran.append('model')
+        if (model.init_cfg or {}).get('type') == 'PartialPretrained':
+            run_partial_init(model, tmp_path)
+            ran.append('init_cfg')
     if cfg.get('optim_wrapper'):
         optim = cfg.optim_wrapper.to_dict()
         if model is None:
@@ -141,8 +175,15 @@ def test_config_builds_and_runs(name, tmp_path):
             dict(type=optim.pop('constructor'), optim_wrapper_cfg=optim))(model)
         ran.append('optim_wrapper')
         if cfg.get('train_dataloader'):
+            frozen = {n: p.detach().clone()
+                      for n, p in model.named_parameters()
+                      if n in model_frozen_names(cfg, model)}
             log = model.train_step(batch, wrappers)
             assert all(torch.isfinite(v) for v in log.values())
+            params = dict(model.named_parameters())
+            for name, value in frozen.items():
+                assert torch.equal(params[name], value), name
+                assert not params[name].requires_grad, name
             ran.append('train_step')
     for hook in list(cfg.get('default_hooks', {}).values()) + cfg.get(
             'custom_hooks', []):

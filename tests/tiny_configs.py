@@ -9,6 +9,8 @@ import copy
 
 TINY_KWARGS = {
     'MLPWarper': dict(style_dim=16, hidden_channels=(16, 16)),
+    'TPSWarper': dict(style_dim=16, hidden_channels=(16, )),
+    'STNWarper': dict(style_dim=16, hidden_channels=(16, )),
     'CoordGANGenerator': dict(
         out_size=16, grid_size=16, z_dim=16, style_dim=16, channels=16,
         num_blocks=2, mapping_layers=2, upsample_channels=(8, 8),
@@ -21,7 +23,15 @@ TINY_KWARGS = {
         in_size=16, style_dim=16, stem_channels=8, channels=(8,),
         structure_channels=4, texture_channels=(8, 8)),
     'GANLoss': {},
+    'StructureSwapLoss': {},
     'R1Regularization': {},
+    'PatchR1Regularization': {},
+    'CycleLoss': {},
+    'ReconstructionLoss': {},
+    'InversionTextureSwapLoss': {},
+    'LatentCodeLoss': {},
+    'LatentCoordsLoss': {},
+    'L1Distance': {},
     'TextureSwapLoss': {},
     'WarpLoss': {},
     'ChamferLoss': {},
@@ -53,11 +63,12 @@ def tiny(cfg: dict) -> dict:
     for key in SIZE_KEYS:
         if key in cfg:
             out[key] = max(MIN_SIZE, cfg[key] // SIZE_DIVISOR)
-    if 'warper' in cfg:  # keep the configured warper type
-        out['warper'] = cfg['warper']
-    if 'warper' in out:
-        out['warper'] = tiny(out['warper'])
-        out['warper'].pop('style_dim', None)  # the generator fills it in
+    for key in ('warper', 'backward_warper'):
+        if cfg.get(key) is not None:  # keep the configured warper type
+            out[key] = cfg[key]
+        if out.get(key) is not None:
+            out[key] = tiny(out[key])
+            out[key].pop('style_dim', None)  # the generator fills it in
     if out['type'] == 'CoordGANCorrespondence':
         out['encoder'] = tiny(cfg.get('encoder', TINY_ENCODER))
         out['generator'] = tiny(cfg.get('generator', TINY_GENERATOR))
@@ -66,10 +77,10 @@ def tiny(cfg: dict) -> dict:
 
 
 def _match_latents(cfg: dict) -> None:
-    """Give a tiny encoder as many W+ slots as its tiny generator has."""
-    gen = cfg['generator']
-    num_up = (gen['out_size'] // gen['grid_size']).bit_length() - 1
-    cfg['encoder']['num_latents'] = 2 * (gen['num_blocks'] + num_up) + 2
+    """Give a tiny encoder as many W+ slots as its tiny generator takes."""
+    from coordgan.registry import GENERATORS
+    cfg['encoder']['num_latents'] = GENERATORS.build(
+        cfg['generator']).num_latents
 
 
 TINY_ENCODER = dict(type='CoordGANEncoder')

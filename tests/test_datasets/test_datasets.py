@@ -66,16 +66,47 @@ def test_synthetic_samples_are_deterministic_and_labelled():
         SyntheticPartsDataset(img_size=4)
 
 
+# Distinct part colours (index = part label) and a background unlike all.
+PART_COLOURS = np.array([[0, 0, 0], [.9, .1, .1], [.1, .9, .1], [.1, .1, .9],
+                         [.9, .9, .1], [.9, .1, .9], [.1, .9, .9],
+                         [.5, .5, .5]])
+BACKGROUND = np.array([.02, .03, .04])
+
+
+def flat_texture(seed, colours):
+    """A sampled texture made flat: one colour per part, no spots, light or visible hat stripes."""
+    texture = sample_texture(np.random.default_rng(seed))
+    texture.update(colours=colours, background_top=BACKGROUND,
+                   background_bottom=BACKGROUND, spot_strength=0.0,
+                   light_strength=0.0, stripe_colour=colours[3])
+    return texture
+
+
+def parts_seen_in(img, colours):
+    """(H, W, 3) picture -> (H, W) label of the part colour each pixel shows (0 for none)."""
+    seen = np.zeros(img.shape[:2], np.int64)
+    for label in range(1, len(colours)):
+        seen[np.abs(img - colours[label]).max(-1) < 1e-9] = label
+    return seen
+
+
 def test_synthetic_structure_and_texture_are_independent():
     rng = np.random.default_rng
     s1, s2 = sample_structure(rng(1)), sample_structure(rng(2))
-    t1, t2 = sample_texture(rng(3)), sample_texture(rng(4))
-    # Same structure, other texture: identical masks, different pixels.
-    m = part_mask(canonical_coords(32, s1))
-    assert np.array_equal(m, part_mask(canonical_coords(32, s1)))
-    assert not np.allclose(render(32, s1, t1), render(32, s1, t2))
-    # Other structure: the mask moves.
-    assert not np.array_equal(m, part_mask(canonical_coords(32, s2)))
+    other_colours = PART_COLOURS[[0, 7, 6, 5, 4, 3, 2, 1]]
+    t1, t2 = flat_texture(3, PART_COLOURS), flat_texture(4, other_colours)
+    seen = parts_seen_in(render(32, s1, t1), PART_COLOURS)
+    assert (seen > 0).sum() > 200  # the object is there
+    # Same structure, other texture: the parts stay where they were.
+    np.testing.assert_array_equal(
+        parts_seen_in(render(32, s1, t2), other_colours), seen)
+    # ... and where the labels given with the picture say they are.
+    np.testing.assert_array_equal(part_mask(canonical_coords(32, s1)), seen)
+    # Other structure: the parts move.
+    assert (parts_seen_in(render(32, s2, t1), PART_COLOURS) != seen).sum() > 20
+    # Sampled (not flat) textures change the pixels of one structure.
+    assert not np.allclose(render(32, s1, sample_texture(rng(3))),
+                           render(32, s1, sample_texture(rng(4))))
 
 
 def test_coords_give_correspondence_between_samples():

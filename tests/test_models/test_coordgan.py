@@ -18,7 +18,8 @@ def test_d_step_changes_d_only_and_g_step_changes_g_only():
 
     gen = model.step_generator(real.device)
     log = model.discriminator_step(real, 0, wrappers['discriminator'], gen)
-    assert {'loss_d', 'loss_patch_d', 'loss_r1', 'loss_patch_r1'} <= set(log)
+    assert {'loss_gan_d', 'loss_structure_swap_d', 'loss_r1',
+            'loss_patch_r1'} <= set(log)
     assert changed(before['d'], model.discriminator)
     assert changed(before['patch_d'], model.patch_discriminator)
     for name in ('g', 'ema', 'lpips'):
@@ -83,15 +84,20 @@ def test_losses_can_be_switched_and_unknown_names_fail():
     model = tiny_model(warp=None, structure_swap=None, patch_r1=None)
     assert 'warp' not in model.losses
     log = model.train_step(fake_batch(), optim_wrappers(model))
-    assert 'loss_warp' not in log and 'loss_patch_d' not in log
+    assert 'loss_warp' not in log and 'loss_structure_swap_d' not in log
     from coordgan.registry import MODELS
     from helpers import tiny_model_cfg
     cfg = tiny_model_cfg()
-    cfg['losses']['wrap'] = dict(type='WarpLoss')
-    with pytest.raises(KeyError, match='losses.wrap'):
+    cfg['losses']['wrap'] = dict(type='WrapLoss')
+    with pytest.raises(KeyError, match='WrapLoss'):
         MODELS.build(cfg)
-    cfg = tiny_model_cfg(gan=None)
-    with pytest.raises(KeyError, match='losses.gan is required'):
+    # A registered module that is not a training loss (a distance).
+    cfg = tiny_model_cfg()
+    cfg['losses']['edges'] = dict(type='EdgeDistance')
+    with pytest.raises(TypeError, match='losses.edges: EdgeDistance'):
+        MODELS.build(cfg)
+    cfg = tiny_model_cfg(gan=None, structure_swap=None)
+    with pytest.raises(KeyError, match='none trains the discriminator'):
         MODELS.build(cfg)
 
 
@@ -114,7 +120,7 @@ def test_lazy_regularization_correction():
     assert betas == (0.0, pytest.approx(0.99**(16 / 17)))
     lr, betas = lazy_regularization_correction(0.002, (0.0, 0.99), 4)
     assert lr == pytest.approx(0.0016) and betas[1] == pytest.approx(0.99**0.8)
-    model = tiny_model()
+    model = tiny_model(r1=dict(interval=16), patch_r1=dict(interval=16))
     wrappers = optim_wrappers(model)
     g = wrappers['generator'].optimizer.param_groups[0]
     d = wrappers['discriminator'].optimizer.param_groups[0]
@@ -123,6 +129,33 @@ def test_lazy_regularization_correction():
     d_params = {id(p) for p in d['params']}
     assert all(id(p) in d_params
                for p in model.patch_discriminator.parameters())
+
+
+def test_d_optimizer_correction_follows_the_r1_interval():
+    # The interval is written once, in the R1 losses; the D optimizer's
+    # correction follows it (the schedule config no longer repeats it).
+    model = tiny_model(r1=dict(interval=2), patch_r1=dict(interval=2))
+    d = optim_wrappers(model)['discriminator'].optimizer.param_groups[0]
+    assert d['lr'] == pytest.approx(0.002 * 2 / 3)
+    assert d['betas'][1] == pytest.approx(0.99**(2 / 3))
+    # Two penalties on one optimizer must agree on it.
+    with pytest.raises(ValueError, match='different intervals'):
+        optim_wrappers(tiny_model(r1=dict(interval=16),
+                                  patch_r1=dict(interval=8)))
+    # A schedule that still names a different interval is refused.
+    from mmengine.config import Config
+    from coordgan.registry import OPTIM_WRAPPER_CONSTRUCTORS
+    cfg = Config.fromfile(
+        'configs/_base_/schedules/coordgan_300k.py').optim_wrapper.to_dict()
+    cfg['discriminator']['reg_interval'] = 16
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(type=cfg.pop('constructor'), optim_wrapper_cfg=cfg))
+    with pytest.raises(ValueError, match='reg_interval=16.*every 2'):
+        constructor(model)
+    # Without R1 nothing is corrected.
+    model = tiny_model(r1=None, patch_r1=None)
+    d = optim_wrappers(model)['discriminator'].optimizer.param_groups[0]
+    assert d['lr'] == 0.002 and d['betas'] == (0.0, 0.99)
 
 
 def test_sampling_from_the_ema_generator():
@@ -136,8 +169,8 @@ def test_sampling_from_the_ema_generator():
 def _record_d_terms(model, monkeypatch):
     """Spy on the unweighted D-side logistic losses and on the loss D's optimizer receives."""
     terms, updates = {}, []
-    from coordgan.models.losses import GANLoss
-    real_loss = GANLoss.discriminator_loss
+    from coordgan.models.losses import AdversarialLoss
+    real_loss = AdversarialLoss.discriminator_loss
 
     def spy(self, real_logits, fake_logits):
         value = real_loss(self, real_logits, fake_logits)
@@ -145,7 +178,7 @@ def _record_d_terms(model, monkeypatch):
         terms[name] = value.detach().clone()
         return value
 
-    monkeypatch.setattr(GANLoss, 'discriminator_loss', spy)
+    monkeypatch.setattr(AdversarialLoss, 'discriminator_loss', spy)
     return terms, updates
 
 
@@ -180,16 +213,16 @@ def test_d_step_weights_each_term_like_the_reference(weighting, monkeypatch):
         updates.clear()
         gen = model.step_generator(real.device)
         log = model.discriminator_step(real, it, d_wrapper, gen)
-        torch.testing.assert_close(log['loss_d'], w_d * terms['gan'])
+        torch.testing.assert_close(log['loss_gan_d'], w_d * terms['gan'])
         total = w_d * terms['gan']
         if w_patch:
-            torch.testing.assert_close(log['loss_patch_d'],
+            torch.testing.assert_close(log['loss_structure_swap_d'],
                                        w_patch * terms['structure_swap'])
             total = total + w_patch * terms['structure_swap']
         else:
             # A zero-weight term is not even computed (no patch-D forward).
             assert 'structure_swap' not in terms
-            assert 'loss_patch_d' not in log
+            assert 'loss_structure_swap_d' not in log
         assert len(updates) == 1
         torch.testing.assert_close(updates[0], total)
 

@@ -68,15 +68,19 @@ def test_wrong_checkpoints_are_clear_errors(stage1, tmp_path):
     bad['encoder']['num_latents'] = 3
     with pytest.raises(ValueError, match='num_latents'):
         MODELS.build(bad)
-    with pytest.raises(KeyError, match='loss_weights.rec'):
-        MODELS.build(inversion_cfg(loss_weights=dict(rec=1.0)))
+    with pytest.raises(TypeError, match='losses.rec: GANLoss is not a loss '
+                       'of the encoder step'):
+        MODELS.build(inversion_cfg(losses=dict(rec=dict(type='GANLoss'))))
+    with pytest.raises(ValueError, match="norm must be one of"):
+        MODELS.build(inversion_cfg(losses=dict(latent_code=dict(norm='L1'))))
 
 
 @pytest.mark.parametrize('norm', ['l1', 'l2'])
 def test_train_step_changes_the_encoder_only(stage1, norm):
     _, path = stage1
-    inv = MODELS.build(inversion_cfg(generator_checkpoint=path,
-                                     latent_norm=norm))
+    inv = MODELS.build(inversion_cfg(
+        generator_checkpoint=path,
+        losses=dict(latent_code=dict(norm=norm), latent_coords=dict(norm=norm))))
     before = dict(enc=snapshot(inv.encoder), gen=snapshot(inv.generator),
                   lpips=snapshot(inv.perceptual))
     inv.train()
@@ -97,7 +101,7 @@ def test_texture_swap_distance_replaces_lpips_in_that_term_only(stage1):
     _, path = stage1
     inv = MODELS.build(inversion_cfg(
         generator_checkpoint=path,
-        texture_swap_distance=dict(type='EdgeDistance')))
+        losses=dict(texture_swap=dict(distance=dict(type='EdgeDistance')))))
     calls = []
 
     class Spy(torch.nn.Module):
@@ -110,7 +114,8 @@ def test_texture_swap_distance_replaces_lpips_in_that_term_only(stage1):
             calls.append(self.name)
             return self.inner(x, y)
 
-    inv.texture_swap_distance = Spy('edge', inv.texture_swap_distance)
+    term = inv.losses['texture_swap']
+    term.distance = Spy('edge', term.distance)
     inv.perceptual = Spy('lpips', inv.perceptual)
     inv.train()
     log = inv.train_step(fake_batch(), encoder_wrapper(inv))
@@ -118,5 +123,5 @@ def test_texture_swap_distance_replaces_lpips_in_that_term_only(stage1):
     assert torch.isfinite(log['loss_texture_swap'])
     # Without the option the checkpoint keys are those of older runs.
     keys = set(MODELS.build(inversion_cfg()).state_dict())
-    assert keys == set(MODELS.build(inversion_cfg(
-        texture_swap_distance=dict(type='EdgeDistance'))).state_dict())
+    assert keys == set(MODELS.build(inversion_cfg(losses=dict(
+        texture_swap=dict(distance=dict(type='EdgeDistance'))))).state_dict())

@@ -70,9 +70,9 @@ def test_r1_equals_analytic_gradient_norm():
     penalty.backward()
     assert x.grad is not None
     assert r1.weight_at(0) == 10.0 / 2 * 16
-    assert [r1.active(i) for i in (0, 1, 16, 32)] == [True, False, True, True]
+    assert [r1.is_due(i) for i in (0, 1, 16, 32)] == [True, False, True, True]
     late = R1Regularization(gamma=1.0, interval=16, start=10000)
-    assert not late.active(9984) and late.active(10000)
+    assert not late.is_due(9984) and late.is_due(10000)
 
 
 # ---------------------------------------------------------------- Chamfer
@@ -307,3 +307,51 @@ def test_warp_loss_can_use_its_own_distance():
     # A map that is off by two pixels for the second image is not.
     moved = torch.stack([img[0], torch.roll(img[1], 2, dims=-1) * 0.3])
     assert loss(moved, grid, shared).item() > 0.2
+
+
+def test_step_outputs_name_what_is_missing():
+    from coordgan.models.losses import StepOutputs
+    step = StepOutputs(fake=1, grid=2)
+    assert step.fake == 1 and step['grid'] == 2
+    with pytest.raises(AttributeError, match=r"no 'real'; it has \['fake', 'grid'\]"):
+        step.real
+
+
+def test_cycle_loss_is_mean_absolute_distance_to_the_grid():
+    from coordgan.models.losses import CycleLoss
+    from coordgan.ops import canonical_grid
+    grid = canonical_grid(5)
+    cycle = torch.randn(3, 2, 5, 5)
+    expected = sum(abs(float(cycle[b, c, i, j]) - float(grid[0, c, i, j]))
+                   for b in range(3) for c in range(2) for i in range(5)
+                   for j in range(5)) / (3 * 2 * 5 * 5)
+    assert float(CycleLoss()(cycle, grid)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_coordgan_b_generator_and_cycle_loss_train():
+    from coordgan.registry import GENERATORS, MODELS
+    from helpers import fake_batch, optim_wrappers, snapshot, changed, \
+        tiny_model_cfg
+    from tiny_configs import tiny
+    gen = GENERATORS.build(tiny(dict(
+        type='CoordGANGenerator', backward_warper=dict(type='MLPWarper'))))
+    z_s, z_t = gen.sample_codes(2)
+    out = gen(z_s, z_t)
+    # The backward map reads C^w as its coordinates, with the same w_s.
+    w_s = gen.map_structure(z_s)
+    torch.testing.assert_close(out.aux['cycle'],
+                               gen.backward_warper(w_s, out.corr_map))
+    assert out.select(slice(1, 2)).aux['cycle'].shape == (1, 2, 16, 16)
+
+    cfg = tiny_model_cfg()
+    cfg['losses']['cycle'] = dict(type='CycleLoss', loss_weight=1.0)
+    with pytest.raises(ValueError, match='backward_warper'):
+        MODELS.build(cfg)
+    cfg['generator']['backward_warper'] = dict(type='MLPWarper',
+                                               hidden_channels=(16, 16))
+    model = MODELS.build(cfg)
+    before = snapshot(model.generator.backward_warper)
+    log = model.train_step(fake_batch(), optim_wrappers(model))
+    assert log['loss_cycle'] > 0
+    assert changed(before, model.generator.backward_warper)
+    assert hasattr(model.generator_ema, 'backward_warper')

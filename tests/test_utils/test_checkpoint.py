@@ -2,12 +2,14 @@
 import os.path as osp
 import pickle
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
+from mmengine.runner.checkpoint import (_load_checkpoint, load_checkpoint,
                                         save_checkpoint)
 
 import coordgan  # noqa: F401  registers the loader
@@ -60,19 +62,44 @@ def test_runner_checkpoint_resumes(tmp_path):
     assert 'message_hub' in state and 'optimizer' in state
 
 
-def test_save_then_load_equal_weights(tmp_path):
-    model = ToyModel()
-    path = str(tmp_path / 'weights.pth')
-    save_checkpoint(dict(state_dict=model.state_dict(), meta=dict(iter=3)),
-                    path)
-    loaded = CheckpointLoader.load_checkpoint(path, map_location='cpu')
-    for key, value in model.state_dict().items():
-        assert torch.equal(loaded['state_dict'][key], value)
+def test_load_from_reads_a_checkpoint_with_training_state(tmp_path):
+    """mmengine's load_checkpoint (the Runner's load_from) on a file torch's safe mode refuses."""
+    saved = ToyModel()
+    with torch.no_grad():
+        saved.linear.weight.fill_(0.25)
+    hub = MessageHub.get_instance(f'ckpt-load-from-{tmp_path.name}')
+    hub.update_scalar('train/loss', 0.5)
+    path = str(tmp_path / 'with_state.pth')
+    # What the Runner writes beside the weights: numpy scalars in meta and
+    # the message hub's history buffers, neither of them a tensor.
+    save_checkpoint(dict(meta=dict(iter=3, seed=np.int64(7)),
+                         state_dict=saved.state_dict(),
+                         message_hub=hub.state_dict()), path)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+
+    fresh = ToyModel()
+    assert not torch.equal(fresh.linear.weight, saved.linear.weight)
+    state = load_checkpoint(fresh, path, map_location='cpu')
+    assert torch.equal(fresh.linear.weight, saved.linear.weight)
+    assert torch.equal(fresh.linear.bias, saved.linear.bias)
+    assert state['meta']['seed'] == 7
+    assert 'train/loss' in state['message_hub']['log_scalars']
 
 
-def test_plain_weight_files_load_in_safe_mode(tmp_path):
+def test_plain_weight_files_load_in_safe_mode(tmp_path, monkeypatch):
     path = tmp_path / 'plain.pth'
     torch.save({'w': torch.ones(2)}, path)
+    modes = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        modes.append(kwargs.get('weights_only'))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, 'load', spy)
     assert torch.equal(load_local_checkpoint(str(path))['w'], torch.ones(2))
+    # Only what the safe mode refuses is fully unpickled.
+    assert modes == [True]
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         load_local_checkpoint(str(tmp_path / 'missing.pth'))

@@ -10,8 +10,14 @@ model = dict(
     generator_checkpoint=None,
     encoder={{_base_.encoder}},
     perceptual=dict(type='LPIPS', net='vgg', version='0.1'),
-    # reconstruction 10 * L1 + 10 * LPIPS, texture swap 5, latent consistency 10 + 10
-    loss_weights=dict(
-        rec_l1=10.0, rec_lpips=10.0, texture_swap=5.0, latent_code=10.0,
-        latent_coords=10.0),
-    latent_norm='l1')  # 'l2': the paper's
+    # Plug-ins of the encoder step (coordgan/models/losses/inversion_losses.py):
+    # reconstruction 10 * L1 + 10 * LPIPS, texture swap 5, latent consistency
+    # 10 + 10 with norm 'l1' (the code; 'l2': the paper's).
+    losses=dict(
+        rec_l1=dict(type='ReconstructionLoss', loss_weight=10.0,
+                    distance=dict(type='L1Distance')),
+        rec_lpips=dict(type='ReconstructionLoss', loss_weight=10.0),
+        texture_swap=dict(type='InversionTextureSwapLoss', loss_weight=5.0),
+        latent_code=dict(type='LatentCodeLoss', loss_weight=10.0, norm='l1'),
+        latent_coords=dict(type='LatentCoordsLoss', loss_weight=10.0,
+                           norm='l1')))

@@ -37,11 +37,18 @@ class GANOptimWrapperConstructor:
             generator=dict(modules=['generator'], reg_interval=4,
                            optimizer=dict(type='Adam', lr=0.002, betas=(0., 0.99))),
             discriminator=dict(modules=['discriminator', 'patch_discriminator'],
-                               reg_interval=16,
                                optimizer=dict(type='Adam', lr=0.002, betas=(0., 0.99))))
 
     ``modules`` name the model attributes whose parameters the optimizer
-    owns; ``reg_interval`` applies :func:`lazy_regularization_correction`.
+    owns; parameters with ``requires_grad=False`` (``model.frozen``) are
+    left out. The lazy-regularisation interval that
+    :func:`lazy_regularization_correction` needs is read from the model
+    (``model.regularization_interval(modules)``: the interval of the
+    regularizer losses of those modules), so it is defined once, in the
+    loss config. ``reg_interval`` sets it where the model has none for
+    those modules (the reference corrects G's optimizer for an interval of 4
+    although CoordGAN has no G regularizer); given where the model has one,
+    it must agree.
     """
 
     def __init__(self, optim_wrapper_cfg: dict,
@@ -53,6 +60,22 @@ class GANOptimWrapperConstructor:
             raise ValueError('optim_wrapper needs at least one entry')
         self.cfgs = {k: dict(v) for k, v in optim_wrapper_cfg.items()}
 
+    @staticmethod
+    def _reg_interval(model: nn.Module, name: str, modules: Sequence[str],
+                      configured: Optional[int]) -> Optional[int]:
+        from_model = None
+        if hasattr(model, 'regularization_interval'):
+            from_model = model.regularization_interval(modules)
+        if from_model is None:
+            return configured
+        if configured is not None and configured != from_model:
+            raise ValueError(
+                f'optim_wrapper.{name}.reg_interval={configured}, but the '
+                f'model regularises {list(modules)} every {from_model} '
+                f'iterations (the regularizer losses\' interval); leave '
+                f'reg_interval out, it is read from the model')
+        return from_model
+
     def __call__(self, model: nn.Module) -> OptimWrapperDict:
         if is_model_wrapper(model):
             model = model.module
@@ -60,7 +83,8 @@ class GANOptimWrapperConstructor:
         for name, cfg in self.cfgs.items():
             cfg = dict(cfg)
             modules: Sequence[str] = cfg.pop('modules', [name])
-            reg_interval = cfg.pop('reg_interval', None)
+            reg_interval = self._reg_interval(model, name, modules,
+                                              cfg.pop('reg_interval', None))
             optimizer = dict(cfg.pop('optimizer'))
             lr, betas = lazy_regularization_correction(
                 optimizer['lr'], optimizer.get('betas', (0.9, 0.999)),
@@ -72,7 +96,12 @@ class GANOptimWrapperConstructor:
                     raise AttributeError(
                         f'optim_wrapper.{name}.modules names {attr!r}, which '
                         f'{type(model).__name__} does not have')
-                params += list(getattr(model, attr).parameters())
+                params += [p for p in getattr(model, attr).parameters()
+                           if p.requires_grad]
+            if not params:
+                raise ValueError(
+                    f'optim_wrapper.{name}: the modules {list(modules)} have '
+                    f'no trainable parameters (all frozen?)')
             optimizer['params'] = params
             cfg.setdefault('type', 'OptimWrapper')
             cfg['optimizer'] = OPTIMIZERS.build(optimizer)

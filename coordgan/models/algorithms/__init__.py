@@ -1,10 +1,14 @@
 from .coordgan import CoordGAN
 from .coordgan_inversion import CoordGANInversion, load_stage1_generator
+from .fine_tuning import (LoadReport, PartialPretrained, freeze_parameters,
+                          load_matching_weights)
 from .label_propagation import (LabelPropagationModel,
                                 PropagationDataPreprocessor)
 from .random_stream import RandomStreamMixin
 
 __all__ = [
     'CoordGAN', 'CoordGANInversion', 'load_stage1_generator',
+    'freeze_parameters', 'load_matching_weights', 'LoadReport',
+    'PartialPretrained',
     'LabelPropagationModel', 'PropagationDataPreprocessor', 'RandomStreamMixin'
 ]

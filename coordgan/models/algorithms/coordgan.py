@@ -1,6 +1,6 @@
 """CoordGAN training (stage 1): one iteration as in REFERENCE.md section 5."""
 import copy
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -11,14 +11,15 @@ from mmengine.optim import OptimWrapperDict
 from coordgan.ops import coordinate_spread, pair_swap
 from coordgan.registry import (DISCRIMINATORS, GENERATORS, LOSSES, MODELS)
 from ..generators import GeneratorOutput
+from ..losses import BaseLoss, StepOutputs
 from .common import IMAGE_PREPROCESSOR, fp32, unwrap
+from .fine_tuning import freeze_parameters
 from .random_stream import RandomStreamMixin
 
-# The terms of the objective, by name (REFERENCE.md sections 5-6); their
-# weights, warm-ups and variants come from the config
-# (configs/_base_/models/coordgan_128.py holds the reference code's values).
-LOSS_NAMES = ('gan', 'r1', 'structure_swap', 'patch_r1', 'texture_swap',
-              'warp', 'chamfer')
+# The steps of one iteration (REFERENCE.md section 5), in order. Every
+# configured loss declares the steps it takes part in (``BaseLoss.phases``);
+# each step computes its images once and adds up its losses' weighted values.
+STEPS = ('discriminator', 'regularizer', 'generator')
 # How the D step weights its logistic losses (REFERENCE.md section 5):
 # 'as_generator' (the authors' code) gives the image-D loss the weight and
 # warm-up of the G-side GAN loss and the patch-D loss those of the structure
@@ -33,8 +34,12 @@ class CoordGAN(RandomStreamMixin, BaseModel):
 
     Each iteration (:meth:`train_step`): D step (image + patch D), lazy R1
     for both, G step (GAN + structure swap + texture swap + Chamfer + warp),
-    EMA of G. The iteration counter is a buffer, so it is saved and resumed
-    with the weights and handed explicitly to every loss weight.
+    EMA of G. The losses are plug-ins: each step builds its images once into
+    a :class:`StepOutputs` and adds up the weighted values of the configured
+    losses that take part in it (``BaseLoss.phases``), logged as
+    ``loss_<name>`` (``loss_<name>_d`` in the D step). The iteration counter
+    is a buffer, so it is saved and resumed with the weights and handed
+    explicitly to every loss weight.
 
     All sampling (codes, noise, crops) draws from a per-iteration generator
     derived from the model's own random stream (:meth:`step_generator`),
@@ -43,9 +48,12 @@ class CoordGAN(RandomStreamMixin, BaseModel):
 
     Args:
         generator, discriminator, patch_discriminator: network configs.
-        losses: loss configs keyed by the names in :data:`LOSS_NAMES`;
-            ``gan`` is required, a missing or ``None`` entry switches that
-            term off (ablations).
+        losses: loss configs keyed by name (the reference's: ``gan``,
+            ``r1``, ``structure_swap``, ``patch_r1``, ``texture_swap``,
+            ``warp``, ``chamfer``; CoordGAN-B adds ``cycle``). Any
+            registered :class:`BaseLoss` can be added; a ``None`` entry
+            switches a term off (ablations). At least one loss must train
+            the discriminator.
         perceptual: LPIPS config shared by texture-swap and warp losses.
         ema_half_life_images: EMA half-life in images seen (global batch per
             step); 5000 gives the reference decay 0.5 ** (32 / 10000) at its
@@ -56,6 +64,11 @@ class CoordGAN(RandomStreamMixin, BaseModel):
             whose weight is 0 is not computed; ``'unit'`` (the paper): both
             weigh 1 throughout. Lazy R1 is unaffected, so this sets R1's
             strength relative to the main D loss in the shared Adam state.
+        frozen: fnmatch patterns over ``named_parameters()`` names (e.g.
+            ``'generator.warper.*'``): ``requires_grad=False`` and in no
+            optimizer (:func:`freeze_parameters`, REFERENCE.md section 8).
+        init_cfg: ``dict(type='PartialPretrained', ...)`` starts from a
+            checkpoint of another size (:class:`PartialPretrained`).
     """
 
     def __init__(self,
@@ -66,6 +79,7 @@ class CoordGAN(RandomStreamMixin, BaseModel):
                  perceptual: Optional[dict] = None,
                  ema_half_life_images: float = 5000.0,
                  d_loss_weighting: str = 'as_generator',
+                 frozen: Sequence[str] = (),
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or
@@ -82,17 +96,26 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         self.d_loss_weighting = d_loss_weighting
         self.perceptual = LOSSES.build(perceptual or dict(type='LPIPS'))
 
-        unknown = set(losses) - set(LOSS_NAMES)
-        if unknown:
-            raise KeyError(f'losses.{sorted(unknown)[0]}: unknown loss; '
-                           f'expected names from {LOSS_NAMES}')
-        if losses.get('gan') is None:
-            raise KeyError('losses.gan is required (the adversarial loss)')
-        self.losses = nn.ModuleDict({
-            name: LOSSES.build(cfg)
-            for name, cfg in losses.items() if cfg is not None
-        })
+        self.losses = nn.ModuleDict()
+        for name, cfg in losses.items():
+            if cfg is None:
+                continue
+            loss = LOSSES.build(cfg)
+            if not isinstance(loss, BaseLoss) or not set(loss.phases) & set(
+                    STEPS):
+                raise TypeError(
+                    f'losses.{name}: {type(loss).__name__} takes part in none '
+                    f'of the steps {STEPS} (a training loss is a BaseLoss '
+                    f'whose phases name them; got '
+                    f'{getattr(loss, "phases", None)})')
+            loss.check_model(self)
+            self.losses[name] = loss
+        if not any('discriminator' in loss.phases
+                   for loss in self.losses.values()):
+            raise KeyError('losses: none trains the discriminator; the '
+                           'reference has losses.gan=dict(type="GANLoss")')
         self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
+        freeze_parameters(self, frozen)
 
     # ----------------------------------------------------------- generation
     def generate_pairs(self, generator: nn.Module, num: int,
@@ -108,16 +131,48 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         noise = net.make_noise(2 * num, device, gen)
         out = generator(torch.cat([z_s, z_s]),
                         torch.cat([z_t, pair_swap(z_t)]), noise)
-        fake = GeneratorOutput(*(t[:num] for t in out))
-        tex_swap = GeneratorOutput(*(t[num:] for t in out))
-        return fake, tex_swap
+        return out.select(slice(None, num)), out.select(slice(num, None))
 
-    def _patch_logits(self, patch_d: nn.Module, targets: torch.Tensor,
-                      references: torch.Tensor,
-                      gen: torch.Generator) -> torch.Tensor:
-        net = unwrap(patch_d)
-        return patch_d(net.sample_crops(targets, net.num_target_crops, gen),
-                       net.sample_crops(references, net.num_ref_crops, gen))
+    def step_outputs(self, it: int, gen: torch.Generator,
+                     fake: GeneratorOutput, tex_swap: GeneratorOutput,
+                     **extra) -> StepOutputs:
+        """What the losses of a step read: the image sets of REFERENCE.md section 5 and more."""
+        return StepOutputs(
+            iteration=it, rng=gen, fake=fake, tex_swap=tex_swap,
+            struc_swap=pair_swap(tex_swap.image),
+            grid=unwrap(self.generator).grid, perceptual=self.perceptual,
+            d_loss_weighting=self.d_loss_weighting, **extra)
+
+    def step_losses(self, phase: str,
+                    step: StepOutputs) -> Dict[str, torch.Tensor]:
+        """Weighted values of the configured losses of ``phase`` that are active in ``step``."""
+        suffix = '_d' if phase == 'discriminator' else ''
+        return {
+            f'loss_{name}{suffix}': loss.weighted(phase, step)
+            for name, loss in self.losses.items()
+            if phase in loss.phases and loss.active(phase, step)
+        }
+
+    def regularization_interval(self,
+                                modules: Sequence[str]) -> Optional[int]:
+        """Every how many iterations the regularizers of ``modules`` run (None: none does).
+
+        The one place the lazy-regularisation interval is defined: the
+        optimizer constructor reads it from here for the optimizer that owns
+        ``modules``, so the correction cannot drift from the penalty.
+        """
+        intervals = {
+            name: loss.interval
+            for name, loss in self.losses.items()
+            if 'regularizer' in loss.phases
+            and getattr(loss, 'regularizes', None) in modules
+        }
+        if len(set(intervals.values())) > 1:
+            raise ValueError(
+                f'regularizers of {list(modules)} run at different intervals '
+                f'{intervals}; one optimizer owns them, and its '
+                f'lazy-regularisation correction needs one interval')
+        return next(iter(intervals.values()), None)
 
     # ------------------------------------------------------------- training
     def train_step(self, data, optim_wrapper: OptimWrapperDict
@@ -139,61 +194,25 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         self.iteration += 1
         return log
 
-    def discriminator_loss_weight(self, name: str, it: int) -> float:
-        """Weight of the D-side term of loss ``name`` (``gan`` or ``structure_swap``) at ``it``."""
-        if self.d_loss_weighting == 'unit':
-            return 1.0
-        return self.losses[name].weight_at(it)
-
     def discriminator_step(self, real: torch.Tensor, it: int, optim_wrapper,
                            gen: torch.Generator) -> Dict[str, torch.Tensor]:
-        """Logistic losses of D (real vs fake) and patch D (crops of fake vs structure-swapped)."""
+        """D step: the D-side losses (one update), then the due lazy regularizers (another)."""
         d, patch_d = self.discriminator, self.patch_discriminator
-        losses = self.losses
         with optim_wrapper.optim_context(d):
             with torch.no_grad():
                 fake, tex_swap = self.generate_pairs(
                     unwrap(self.generator), real.shape[0], real.device, gen)
-            struc_swap = pair_swap(tex_swap.image)
-            d_losses = dict(loss_d=self.discriminator_loss_weight('gan', it) *
-                            losses['gan'].discriminator_loss(
-                                d(real), d(fake.image)))
-            patch_weight = (self.discriminator_loss_weight('structure_swap', it)
-                            if 'structure_swap' in losses else 0.0)
-            if patch_weight:
-                # "real" crops come from the same image as the references.
-                targets = torch.cat([fake.image, struc_swap])
-                logits = self._patch_logits(patch_d, targets,
-                                            torch.cat([fake.image] * 2), gen)
-                n = real.shape[0]
-                d_losses['loss_patch_d'] = patch_weight * losses[
-                    'structure_swap'].discriminator_loss(logits[:n],
-                                                         logits[n:])
-        loss, log = self.parse_losses(d_losses)
-        optim_wrapper.update_params(loss)
+            step = self.step_outputs(it, gen, fake, tex_swap, real=real,
+                                     discriminator=d,
+                                     patch_discriminator=patch_d)
+            d_losses = self.step_losses('discriminator', step)
+        log = {}
+        if d_losses:
+            loss, log = self.parse_losses(d_losses)
+            optim_wrapper.update_params(loss)
 
-        reg = {}
-        if 'r1' in losses and losses['r1'].active(it):
-            real_in = real.detach().requires_grad_(True)
-            with optim_wrapper.optim_context(d), fp32(real.device):
-                logits = d(real_in)
-                penalty = losses['r1'](logits, [real_in])
-                # 0 * logits keeps every D parameter in the graph (DDP).
-                reg['loss_r1'] = (penalty * losses['r1'].weight_at(it) +
-                                  0 * logits.mean())
-        if 'patch_r1' in losses and losses['patch_r1'].active(it):
-            # Crops of the D step's fake images, the patch D's "real" data.
-            net = unwrap(patch_d)
-            targets = net.sample_crops(fake.image, net.num_target_crops,
-                                       gen).requires_grad_(True)
-            refs = net.sample_crops(fake.image, net.num_ref_crops,
-                                    gen).requires_grad_(True)
-            with optim_wrapper.optim_context(patch_d), fp32(real.device):
-                logits = patch_d(targets, refs)
-                penalty = losses['patch_r1'](logits, [targets, refs])
-                reg['loss_patch_r1'] = (
-                    penalty * losses['patch_r1'].weight_at(it) +
-                    0 * logits.mean())
+        with optim_wrapper.optim_context(d), fp32(real.device):
+            reg = self.step_losses('regularizer', step)
         if reg:
             reg_loss, reg_log = self.parse_losses(reg)
             optim_wrapper.update_params(reg_loss)
@@ -203,40 +222,26 @@ class CoordGAN(RandomStreamMixin, BaseModel):
     def generator_step(self, num: int, device: torch.device, it: int,
                        optim_wrapper,
                        gen: torch.Generator) -> Dict[str, torch.Tensor]:
-        """GAN, structure-swap, texture-swap, Chamfer and warp losses, weighted at ``it``."""
-        losses = self.losses
+        """G step: fresh codes, the G-side losses, one update."""
         # The discriminators are only read here: their raw modules (no DDP
-        # reducer) with gradients off, so nothing accumulates in them.
-        d = unwrap(self.discriminator).requires_grad_(False)
-        patch_d = unwrap(self.patch_discriminator).requires_grad_(False)
+        # reducer) with gradients off, so nothing accumulates in them; each
+        # parameter gets its own flag back (frozen layers stay frozen).
+        nets = (unwrap(self.discriminator), unwrap(self.patch_discriminator))
+        flags = [[p.requires_grad for p in net.parameters()] for net in nets]
+        for net in nets:
+            net.requires_grad_(False)
         try:
             with optim_wrapper.optim_context(self.generator):
                 fake, tex_swap = self.generate_pairs(self.generator, num,
                                                      device, gen)
-                g_losses = dict(loss_gan=losses['gan'].weight_at(it) *
-                                losses['gan'].generator_loss(d(fake.image)))
-                if 'structure_swap' in losses:
-                    logits = self._patch_logits(
-                        patch_d, pair_swap(tex_swap.image),
-                        fake.image.detach(), gen)
-                    g_losses['loss_structure_swap'] = losses[
-                        'structure_swap'].weight_at(it) * losses[
-                            'structure_swap'].generator_loss(logits)
-                if 'texture_swap' in losses:
-                    g_losses['loss_texture_swap'] = losses[
-                        'texture_swap'].weight_at(it) * losses['texture_swap'](
-                            fake.image, tex_swap.image, self.perceptual)
-                if 'chamfer' in losses:
-                    g_losses['loss_chamfer'] = losses['chamfer'].weight_at(
-                        it) * losses['chamfer'](fake.corr_map,
-                                                unwrap(self.generator).grid)
-                if 'warp' in losses:
-                    g_losses['loss_warp'] = losses['warp'].weight_at(
-                        it) * losses['warp'](fake.image, fake.corr_map,
-                                             self.perceptual)
+                step = self.step_outputs(it, gen, fake, tex_swap,
+                                         discriminator=nets[0],
+                                         patch_discriminator=nets[1])
+                g_losses = self.step_losses('generator', step)
         finally:
-            d.requires_grad_(True)
-            patch_d.requires_grad_(True)
+            for net, net_flags in zip(nets, flags):
+                for p, flag in zip(net.parameters(), net_flags):
+                    p.requires_grad_(flag)
         loss, log = self.parse_losses(g_losses)
         optim_wrapper.update_params(loss)
         log['g_loss'] = log.pop('loss')

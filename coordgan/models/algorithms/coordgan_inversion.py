@@ -3,7 +3,6 @@ from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -11,11 +10,22 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from coordgan.ops import pair_swap, resize_to
 from coordgan.registry import ENCODERS, GENERATORS, LOSSES, MODELS
 from ..generators import GeneratorOutput
+from ..losses import BaseLoss, StepOutputs
 from .common import IMAGE_PREPROCESSOR
 from .random_stream import RandomStreamMixin
 
 STAGE1_PREFIX = 'generator_ema.'
-LATENT_NORMS = ('l1', 'l2')
+# The authors' code (REFERENCE.md section 7): reconstruction 10 * L1 +
+# 10 * LPIPS, texture swap 5 * LPIPS, latent consistency 10 * L1 on w_s and
+# on C^w (``norm='l2'``: the paper).
+DEFAULT_LOSSES = dict(
+    rec_l1=dict(type='ReconstructionLoss', loss_weight=10.0,
+                distance=dict(type='L1Distance')),
+    rec_lpips=dict(type='ReconstructionLoss', loss_weight=10.0),
+    texture_swap=dict(type='InversionTextureSwapLoss', loss_weight=5.0),
+    latent_code=dict(type='LatentCodeLoss', loss_weight=10.0, norm='l1'),
+    latent_coords=dict(type='LatentCoordsLoss', loss_weight=10.0,
+                       norm='l1'))
 
 
 def load_stage1_generator(generator: nn.Module, path: str) -> None:
@@ -53,17 +63,21 @@ def load_stage1_generator(generator: nn.Module, path: str) -> None:
 class CoordGANInversion(RandomStreamMixin, BaseModel):
     """Trains an encoder E with G frozen: codes E(x) make G rebuild x.
 
-    Losses (weights in ``loss_weights``): reconstruction ``rec_l1`` * L1 +
-    ``rec_lpips`` * LPIPS(x, G(E(x))); ``texture_swap`` * LPIPS(x, G(w_s,
-    W+ of the pair partner)); latent consistency on generated samples,
-    ``latent_code`` * |w_s - w_s,E| + ``latent_coords`` * |C^w - C^w_E|
-    (``latent_norm='l1'``, the code; ``'l2'``, the paper).
+    Losses are plug-ins of the ``'encoder'`` step, as in stage 1: every
+    configured loss whose ``phases`` include ``'encoder'`` reads the step's
+    outputs (see ``coordgan/models/losses/inversion_losses.py``) and adds its
+    weighted value, logged as ``loss_<name>``. The default
+    (:data:`DEFAULT_LOSSES`): reconstruction ``rec_l1`` (L1) + ``rec_lpips``
+    (LPIPS) of x and G(E(x)); ``texture_swap``, LPIPS of x and G(w_s, W+ of
+    the pair partner); latent consistency on generated samples,
+    ``latent_code`` |w_s - w_s,E| and ``latent_coords`` |C^w - C^w_E|.
 
     Args:
-        texture_swap_distance: a LOSSES config that replaces LPIPS in the
-            texture-swap term only (e.g. ``dict(type='EdgeDistance')``: the
-            two images have different textures, so a distance blind to
-            colour); by default the shared LPIPS, as in the paper.
+        losses: loss configs by name; entries update :data:`DEFAULT_LOSSES`
+            key by key (``None`` removes a term; ``_delete_`` in a config
+            file replaces them all). E.g. ``texture_swap=dict(distance=
+            dict(type='EdgeDistance'))`` compares that term's pictures blind
+            to colour (the images have different textures).
         encoder, generator: network configs (the generator as in stage 1).
         generator_checkpoint: a stage-1 checkpoint; its ``generator_ema``
             weights are loaded and frozen. A stage-1 checkpoint given as the
@@ -75,17 +89,12 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
                  generator: dict,
                  generator_checkpoint: Optional[str] = None,
                  perceptual: Optional[dict] = None,
-                 loss_weights: Optional[dict] = None,
-                 latent_norm: str = 'l1',
-                 texture_swap_distance: Optional[dict] = None,
+                 losses: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or
                          IMAGE_PREPROCESSOR,
                          init_cfg=init_cfg)
-        if latent_norm not in LATENT_NORMS:
-            raise ValueError(f'latent_norm must be one of {LATENT_NORMS}, '
-                             f'got {latent_norm!r}')
         self.encoder = ENCODERS.build(encoder)
         self.generator = GENERATORS.build(generator)
         if self.generator.num_latents != self.encoder.num_latents:
@@ -96,21 +105,31 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
             load_stage1_generator(self.generator, generator_checkpoint)
         self.generator.requires_grad_(False).eval()
         self.perceptual = LOSSES.build(perceptual or dict(type='LPIPS'))
-        self.texture_swap_distance = (None if texture_swap_distance is None
-                                      else LOSSES.build(texture_swap_distance))
-        self.loss_weights = dict(rec_l1=10.0, rec_lpips=10.0,
-                                 texture_swap=5.0, latent_code=10.0,
-                                 latent_coords=10.0)
-        unknown = set(loss_weights or {}) - set(self.loss_weights)
-        if unknown:
-            raise KeyError(f'loss_weights.{sorted(unknown)[0]}: unknown; '
-                           f'expected {sorted(self.loss_weights)}')
-        self.loss_weights.update(loss_weights or {})
-        self.latent_norm = latent_norm
+        configured = {k: dict(v) for k, v in DEFAULT_LOSSES.items()}
+        for name, cfg in (losses or {}).items():
+            if cfg is None or name not in configured or 'type' in cfg:
+                configured[name] = cfg
+            else:
+                configured[name].update(cfg)
+        self.losses = nn.ModuleDict()
+        for name, cfg in configured.items():
+            if cfg is None:
+                continue
+            loss = LOSSES.build(cfg)
+            if not isinstance(loss, BaseLoss) or 'encoder' not in loss.phases:
+                raise TypeError(
+                    f'losses.{name}: {type(loss).__name__} is not a loss of '
+                    f'the encoder step (a BaseLoss with "encoder" in its '
+                    f'phases; got {getattr(loss, "phases", None)})')
+            self.losses[name] = loss
+        self.register_buffer('iteration', torch.zeros((), dtype=torch.long))
         self._register_load_state_dict_pre_hook(self._accept_stage1_state)
 
     @staticmethod
     def _accept_stage1_state(state_dict, prefix, *args) -> None:
+        # Encoder checkpoints from before the iteration counter start at 0.
+        state_dict.setdefault(prefix + 'iteration',
+                              torch.zeros((), dtype=torch.long))
         # load_from=<stage-1 checkpoint>: its EMA generator is our generator.
         ema = [k for k in state_dict if k.startswith(prefix + STAGE1_PREFIX)]
         if ema and not any(k.startswith(prefix + 'encoder.')
@@ -142,12 +161,6 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
         return self.generator.warp(
             self.encoder(self.encoder_input(images)).w_s)
 
-    def _latent_distance(self, a: torch.Tensor,
-                         b: torch.Tensor) -> torch.Tensor:
-        if self.latent_norm == 'l1':
-            return F.l1_loss(a, b)
-        return F.mse_loss(a, b)
-
     def train_step(self, data, optim_wrapper: OptimWrapperDict
                    ) -> Dict[str, torch.Tensor]:
         real = self.data_preprocessor(data, True)['inputs']
@@ -155,7 +168,6 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
             raise ValueError(f'the texture-swap loss pairs images: batch size '
                              f'must be even, got {real.shape[0]}')
         wrapper = optim_wrapper['encoder']
-        w = self.loss_weights
         gen = self.generator
         num, device = real.shape[0], real.device
         rng = self.step_generator(device)
@@ -165,27 +177,25 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
                                  gen.make_noise(num, device, rng)).image
             swap = gen.synthesize(w_s, pair_swap(w_plus),
                                   gen.make_noise(num, device, rng)).image
-            swap_distance = (self.perceptual
-                             if self.texture_swap_distance is None else
-                             self.texture_swap_distance)
-            losses = dict(
-                loss_rec_l1=w['rec_l1'] * F.l1_loss(rec, real),
-                loss_rec_lpips=w['rec_lpips'] *
-                self.perceptual(rec, real).mean(),
-                loss_texture_swap=w['texture_swap'] *
-                swap_distance(swap, real).mean())
             with torch.no_grad():
                 z_s, z_t = gen.sample_codes(num, device, rng)
                 ws_gen = gen.map_structure(z_s)
                 sample = gen.synthesize(ws_gen, gen.map_texture(z_t),
                                         gen.make_noise(num, device, rng))
             ws_enc = self.encoder(self.encoder_input(sample.image)).w_s
-            losses['loss_latent_code'] = w['latent_code'] * \
-                self._latent_distance(ws_enc, ws_gen)
-            losses['loss_latent_coords'] = w['latent_coords'] * \
-                self._latent_distance(gen.warp(ws_enc), sample.corr_map)
+            step = StepOutputs(
+                iteration=int(self.iteration), rng=rng, real=real, rec=rec,
+                swap=swap, sample=sample, sample_w_s=ws_gen,
+                sample_w_s_enc=ws_enc, sample_corr_map_enc=gen.warp(ws_enc),
+                perceptual=self.perceptual, generator=gen)
+            losses = {
+                f'loss_{name}': loss.weighted('encoder', step)
+                for name, loss in self.losses.items()
+                if loss.active('encoder', step)
+            }
         loss, log = self.parse_losses(losses)
         wrapper.update_params(loss)
+        self.iteration += 1
         return log
 
     def forward(self, inputs=None, data_samples=None, mode: str = 'tensor'):

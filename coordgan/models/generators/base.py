@@ -1,6 +1,6 @@
 """The generator kind: (structure code, texture code) -> image and correspondence map."""
 from abc import ABCMeta, abstractmethod
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -9,9 +9,20 @@ from coordgan.ops import pair_swap
 
 
 class GeneratorOutput(NamedTuple):
-    """``image`` (B, 3, S, S); ``corr_map`` C^w (B, 2, G, G) in [-1, 1]."""
+    """``image`` (B, 3, S, S); ``corr_map`` C^w (B, 2, G, G) in [-1, 1].
+
+    ``aux``: further per-sample tensors (batch first) that some generators
+    produce for their losses, e.g. ``cycle`` of CoordGAN-B; ``None`` if none.
+    """
     image: torch.Tensor
     corr_map: torch.Tensor
+    aux: Optional[Dict[str, torch.Tensor]] = None
+
+    def select(self, index) -> 'GeneratorOutput':
+        """The same output for the samples ``index`` (a slice or index tensor)."""
+        aux = (None if self.aux is None else
+               {k: v[index] for k, v in self.aux.items()})
+        return GeneratorOutput(self.image[index], self.corr_map[index], aux)
 
 
 class BaseGenerator(nn.Module, metaclass=ABCMeta):

@@ -125,6 +125,11 @@ class CoordGANGenerator(BaseGenerator):
             sqrt(9/2) (1, the paper's value).
         noise_inputs: per-pixel noise after every modulated conv (True, the
             paper's); False leaves C^w and the codes as the only inputs.
+        backward_warper: CoordGAN-B (paper, appendix E): a second warper
+            config (e.g. ``dict(type='MLPWarper')``) that maps C^w and w_s
+            back to canonical coordinates; its prediction is the output's
+            ``aux['cycle']`` (B, 2, G, G), which ``CycleLoss`` compares with
+            the canonical grid. ``None`` (CoordGAN): no backward map.
     """
 
     def __init__(self,
@@ -141,7 +146,8 @@ class CoordGANGenerator(BaseGenerator):
                  upsample_channels: Sequence[int] = (128, 64),
                  blur_kernel: Sequence[float] = (1, 3, 3, 1),
                  fourier_scale: float = 1.0,
-                 noise_inputs: bool = True):
+                 noise_inputs: bool = True,
+                 backward_warper: Optional[dict] = None):
         super().__init__()
         num_up = self._num_upsamplings(out_size, grid_size)
         if num_up > len(upsample_channels):
@@ -160,6 +166,11 @@ class CoordGANGenerator(BaseGenerator):
         warper = dict(warper or dict(type='MLPWarper'))
         warper.setdefault('style_dim', style_dim)
         self.warper = WARPERS.build(warper)
+        self.backward_warper = None
+        if backward_warper is not None:
+            backward_warper = dict(backward_warper)
+            backward_warper.setdefault('style_dim', style_dim)
+            self.backward_warper = WARPERS.build(backward_warper)
         self.synthesis = CoordSynthesisNetwork(
             style_dim, channels, num_blocks,
             tuple(upsample_channels)[:num_up], structure_modulation,
@@ -212,4 +223,11 @@ class CoordGANGenerator(BaseGenerator):
                 f'w_t must be (B, {self.style_dim}) or (B, {self.num_latents},'
                 f' {self.style_dim}), got {tuple(w_t.shape)}')
         corr_map = self.warp(w_s)
-        return GeneratorOutput(self.synthesis(corr_map, w_t, noise), corr_map)
+        aux = None
+        if self.backward_warper is not None:
+            # The backward map reads C^w as its coordinate grid; the cycle
+            # loss's gradient reaches both warpers, which is what asks the
+            # forward map to be invertible.
+            aux = dict(cycle=self.backward_warper(w_s, corr_map))
+        return GeneratorOutput(self.synthesis(corr_map, w_t, noise), corr_map,
+                               aux)

@@ -1,17 +1,24 @@
-from .base import BaseLoss
-from .coordgan_losses import (ChamferLoss, ImageDistanceLoss,
+from .base import PHASES, BaseLoss, StepOutputs
+from .coordgan_losses import (ChamferLoss, CycleLoss, ImageDistanceLoss,
                               TextureSwapLoss, WarpLoss)
 from .edge_distance import EdgeDistance
-from .gan_losses import (GANLoss, R1Regularization,
+from .inversion_losses import (InversionTextureSwapLoss, L1Distance,
+                               LatentCodeLoss, LatentCoordsLoss,
+                               ReconstructionLoss)
+from .gan_losses import (AdversarialLoss, GANLoss, PatchR1Regularization,
+                         R1Regularization, StructureSwapLoss,
                          discriminator_logistic_loss,
-                         generator_nonsaturating_loss, r1_penalty)
+                         generator_nonsaturating_loss, patch_logits,
+                         r1_penalty)
 from .perceptual import LPIPS
 from .ramps import check_ramp, ramp_factor
 
 __all__ = [
-    'BaseLoss', 'ChamferLoss', 'EdgeDistance', 'ImageDistanceLoss',
-    'TextureSwapLoss', 'WarpLoss', 'GANLoss',
-    'R1Regularization', 'discriminator_logistic_loss',
-    'generator_nonsaturating_loss', 'r1_penalty', 'LPIPS', 'check_ramp',
-    'ramp_factor'
+    'PHASES', 'BaseLoss', 'StepOutputs', 'ChamferLoss', 'CycleLoss',
+    'EdgeDistance', 'ImageDistanceLoss', 'TextureSwapLoss', 'WarpLoss',
+    'AdversarialLoss', 'GANLoss', 'PatchR1Regularization', 'R1Regularization',
+    'StructureSwapLoss', 'discriminator_logistic_loss',
+    'generator_nonsaturating_loss', 'patch_logits', 'r1_penalty', 'LPIPS',
+    'check_ramp', 'ramp_factor', 'InversionTextureSwapLoss', 'L1Distance',
+    'LatentCodeLoss', 'LatentCoordsLoss', 'ReconstructionLoss'
 ]

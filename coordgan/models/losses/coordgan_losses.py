@@ -6,7 +6,7 @@ import torch
 from coordgan.ops import (chamfer_distance, pair_swap, resize_to,
                           warp_by_correspondence)
 from coordgan.registry import LOSSES
-from .base import BaseLoss
+from .base import BaseLoss, StepOutputs
 
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -42,9 +42,14 @@ class TextureSwapLoss(ImageDistanceLoss):
                  distance: Optional[dict] = None):
         super().__init__(loss_weight, ramp, distance)
 
+    phases = ('generator',)
+
     def forward(self, fake: torch.Tensor, tex_swap: torch.Tensor,
                 perceptual: Perceptual) -> torch.Tensor:
         return self.image_distance(perceptual)(fake, tex_swap).mean()
+
+    def compute(self, phase: str, step: StepOutputs) -> torch.Tensor:
+        return self(step.fake.image, step.tex_swap.image, step.perceptual)
 
 
 @LOSSES.register_module()
@@ -59,12 +64,17 @@ class ChamferLoss(BaseLoss):
         super().__init__(loss_weight, ramp)
         self.squared = squared
 
+    phases = ('generator',)
+
     def forward(self, corr_map: torch.Tensor,
                 grid: torch.Tensor) -> torch.Tensor:
         """C^w (B, 2, H, W), canonical grid (1, 2, H, W) -> scalar."""
         return chamfer_distance(corr_map.flatten(2).transpose(1, 2),
                                 grid.flatten(2).transpose(1, 2),
                                 squared=self.squared)
+
+    def compute(self, phase: str, step: StepOutputs) -> torch.Tensor:
+        return self(step.fake.corr_map, step.grid)
 
 
 @LOSSES.register_module()
@@ -79,6 +89,8 @@ class WarpLoss(ImageDistanceLoss):
     have different textures (paper, eq. 6), so the distance should weigh
     structure above colour.
     """
+
+    phases = ('generator',)
 
     def __init__(self, loss_weight: float = 5.0, tau: float = 0.01,
                  squared: bool = False, chunk_size: Optional[int] = None,
@@ -106,3 +118,37 @@ class WarpLoss(ImageDistanceLoss):
         warped = self.warp_partners(images, corr_maps)
         return self.image_distance(perceptual)(warped,
                                                images.detach()).mean()
+
+    def compute(self, phase: str, step: StepOutputs) -> torch.Tensor:
+        return self(step.fake.image, step.fake.corr_map, step.perceptual)
+
+
+@LOSSES.register_module()
+class CycleLoss(BaseLoss):
+    """CoordGAN-B's cycle term: L1 between the backward map's prediction and the canonical grid.
+
+    Reads ``aux['cycle']`` of the generated images (B, 2, G, G), which a
+    generator with a ``backward_warper`` produces. The paper (appendix E)
+    gives no weight: 1.0 by default, a config value.
+    """
+
+    phases = ('generator',)
+
+    def check_model(self, model) -> None:
+        if getattr(model.generator, 'backward_warper', None) is None:
+            raise ValueError(
+                'CycleLoss (CoordGAN-B) needs model.generator.backward_warper, '
+                'e.g. dict(type="MLPWarper")')
+
+    def forward(self, cycle: torch.Tensor,
+                grid: torch.Tensor) -> torch.Tensor:
+        """(B, 2, G, G), (1, 2, G, G) -> mean absolute difference."""
+        return (cycle - grid).abs().mean()
+
+    def compute(self, phase: str, step: StepOutputs) -> torch.Tensor:
+        aux = step.fake.aux or {}
+        if 'cycle' not in aux:
+            raise KeyError(
+                'CycleLoss reads the generator output aux["cycle"]: configure '
+                'model.generator.backward_warper (CoordGAN-B)')
+        return self(aux['cycle'], step.grid)

@@ -1,5 +1,7 @@
 """The warper kind: structure code -> warped coordinate map."""
 from abc import ABCMeta, abstractmethod
+from typing import Sequence
+
 import torch
 import torch.nn as nn
 
@@ -29,3 +31,22 @@ class BaseWarper(nn.Module, metaclass=ABCMeta):
             raise ValueError(f'{type(self).__name__}: grid must be (1 or '
                              f'{w_s.shape[0]}, 2, H, W), got '
                              f'{tuple(grid.shape)}')
+
+
+def zero_init_head(in_channels: int, hidden_channels: Sequence[int],
+                   out_channels: int) -> nn.Sequential:
+    """MLP (B, in_channels) -> (B, out_channels), ReLU between layers, last layer all zeros.
+
+    Parametric warpers predict a change from the identity; a zero last layer
+    makes that change exactly 0 at initialisation, so training starts from
+    the canonical grid itself. Plain PyTorch init elsewhere, like the MLP
+    warper's.
+    """
+    dims = [in_channels, *hidden_channels, out_channels]
+    layers = []
+    for i, o in zip(dims[:-1], dims[1:]):
+        layers += [nn.Linear(i, o), nn.ReLU()]
+    head = nn.Sequential(*layers[:-1])
+    nn.init.zeros_(head[-1].weight)
+    nn.init.zeros_(head[-1].bias)
+    return head
