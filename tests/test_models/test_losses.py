@@ -119,13 +119,27 @@ def brute_warp(query, ref, img, tau, squared):
 def test_warp_affinity_equals_brute_force(squared):
     maps = torch.rand(4, 2, 6, 6, dtype=torch.float64) * 2 - 1
     imgs = torch.rand(4, 3, 6, 6, dtype=torch.float64)
-    loss = WarpLoss(tau=0.05, squared=squared)
+    loss = WarpLoss(tau=0.05, squared=squared, tau_grid=None)
     warped = loss.warp_partners(imgs, maps)
     for k in range(4):
         partner = k ^ 1
         expected = brute_warp(maps[k].numpy(), maps[partner].numpy(),
                               imgs[partner].numpy(), 0.05, squared)
         np.testing.assert_allclose(warped[k].numpy(), expected, atol=1e-10)
+
+
+def test_warp_tau_keeps_its_ratio_to_the_grid_spacing():
+    # tau is given for the paper's 128-point map (spacing 2 / 127); on a
+    # 6-point map (spacing 2 / 5) the same ratio is tau * 127 / 5.
+    maps = torch.rand(2, 2, 6, 6, dtype=torch.float64) * 2 - 1
+    imgs = torch.rand(2, 3, 6, 6, dtype=torch.float64)
+    warped = WarpLoss(tau=0.002).warp_partners(imgs, maps)
+    expected = brute_warp(maps[0].numpy(), maps[1].numpy(), imgs[1].numpy(),
+                          0.002 * 127 / 5, False)
+    np.testing.assert_allclose(warped[0].numpy(), expected, atol=1e-10)
+    assert WarpLoss(tau=0.01).tau_for(128) == 0.01
+    assert WarpLoss(tau=0.01, tau_grid=64).tau_for(32) == pytest.approx(
+        0.01 * 63 / 31)
 
 
 def test_warp_loss_compares_to_a_detached_target():
@@ -147,7 +161,7 @@ def test_warp_loss_resizes_large_images_to_the_map():
     maps = canonical_grid(8).expand(2, -1, -1, -1)
     imgs = torch.rand(2, 3, 32, 32)
     # Identical maps and a sharp tau: each image rebuilds its partner.
-    warped = WarpLoss(tau=1e-4).warp_partners(imgs, maps)
+    warped = WarpLoss(tau=1e-4, tau_grid=None).warp_partners(imgs, maps)
     small = torch.nn.functional.interpolate(imgs, size=(8, 8),
                                             mode='bilinear',
                                             align_corners=False)
@@ -300,7 +314,7 @@ def test_warp_loss_can_use_its_own_distance():
     grid = canonical_grid(6).expand(2, -1, -1, -1)
     img = torch.zeros(2, 3, 6, 6)
     img[:, :, 1:4, 2:5] = torch.tensor([1.0, -1.0, 0.5])[:, None, None]
-    loss = WarpLoss(distance=dict(type='EdgeDistance'))
+    loss = WarpLoss(distance=dict(type='EdgeDistance'), tau_grid=None)
     # Same structure, other colours: identity maps warp edges onto edges.
     recoloured = torch.stack([img[0], img[1] * 0.3])
     assert loss(recoloured, grid, shared).item() < 0.01

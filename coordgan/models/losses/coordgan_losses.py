@@ -88,6 +88,12 @@ class WarpLoss(ImageDistanceLoss):
     ``distance``: see :class:`ImageDistanceLoss`. The two images of a pair
     have different textures (paper, eq. 6), so the distance should weigh
     structure above colour.
+
+    ``tau`` is given for a map of ``tau_grid`` points per side (128, the
+    paper's C^w): on a G-point map the softmax uses ``tau * (tau_grid - 1) /
+    (G - 1)``, the same temperature relative to the grid spacing, so a
+    smaller model warps as sharply as the paper's (at 32 px: 0.041).
+    ``tau_grid=None`` uses ``tau`` as given at every size.
     """
 
     phases = ('generator',)
@@ -95,20 +101,32 @@ class WarpLoss(ImageDistanceLoss):
     def __init__(self, loss_weight: float = 5.0, tau: float = 0.01,
                  squared: bool = False, chunk_size: Optional[int] = None,
                  ramp: Optional[dict] = None,
-                 distance: Optional[dict] = None):
+                 distance: Optional[dict] = None,
+                 tau_grid: Optional[int] = 128):
         super().__init__(loss_weight, ramp, distance)
         if tau <= 0:
             raise ValueError(f'WarpLoss tau must be > 0, got {tau}')
+        if tau_grid is not None and tau_grid < 2:
+            raise ValueError(f'WarpLoss tau_grid must be >= 2 or None, got '
+                             f'{tau_grid}')
         self.tau = tau
+        self.tau_grid = tau_grid
         self.squared = squared
         self.chunk_size = chunk_size
+
+    def tau_for(self, grid_size: int) -> float:
+        """The softmax temperature on a map of ``grid_size`` points per side."""
+        if self.tau_grid is None:
+            return self.tau
+        return self.tau * (self.tau_grid - 1) / (grid_size - 1)
 
     def warp_partners(self, images: torch.Tensor,
                       corr_maps: torch.Tensor) -> torch.Tensor:
         """(2n, 3, S, S), (2n, 2, G, G) -> (2n, 3, G, G): each image rebuilt from its partner."""
         images = resize_to(images, corr_maps.shape[-1])
         return warp_by_correspondence(corr_maps, pair_swap(corr_maps),
-                                      pair_swap(images), self.tau,
+                                      pair_swap(images),
+                                      self.tau_for(corr_maps.shape[-1]),
                                       self.squared, self.chunk_size)
 
     def forward(self, images: torch.Tensor, corr_maps: torch.Tensor,
