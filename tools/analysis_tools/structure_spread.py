@@ -18,7 +18,7 @@ move the picture by as much: "to moved" well below "to unmoved").
 """
 import argparse
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from coordgan.evaluation.structure import (dataset_spread, frame_following,
                                            generator_spread,
@@ -34,8 +34,13 @@ def main():
     parser.add_argument('--num', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--shift-px', type=int, default=4)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='config overrides the checkpoint was trained '
+                        'with, e.g. model.generator.noise_inputs=False')
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'coordgan'))
     generator = GENERATORS.build(cfg.model.generator)
     load_stage1_generator(generator, args.checkpoint)
