@@ -197,3 +197,15 @@ def test_swap_distances_say_which_code_carries_the_pose():
     assert by_structure['structure'] > by_structure['texture']
     assert by_texture['texture'] > by_texture['structure']
     assert by_texture['structure'] < 0.05
+
+
+def test_warp_consistency_tells_maps_that_explain_the_pictures():
+    from coordgan.evaluation.structure import warp_consistency
+    # The picture is drawn from C^w, which moves with w_s: carried through
+    # the maps, one picture becomes the other.
+    follows = warp_consistency(_StubGenerator(True), num=8, tau=0.002)
+    assert follows['warped'] < 0.3 * follows['unwarped']
+    # The maps move but the picture does not: same-texture pictures are
+    # identical, and carrying them through the maps only breaks them.
+    ignores = warp_consistency(_StubGenerator(False), num=8, tau=0.002)
+    assert ignores['unwarped'] < 1e-3 < 0.1 < ignores['warped']
