@@ -152,7 +152,8 @@ def test_test_tool_rejects_wrong_checkpoints_and_configs(benchmark):
     assert 'no test_dataloader' in proc.stderr
 
 
-def test_structure_spread_tool_prints_every_diagnostic(tmp_path):
+def _tiny_stage1(tmp_path, **generator):
+    """A tiny synthetic stage-1 config file and a checkpoint of a model whose generator takes ``generator`` overrides."""
     from mmengine import Config
     from mmengine.runner.checkpoint import save_checkpoint
 
@@ -163,41 +164,35 @@ def test_structure_spread_tool_prints_every_diagnostic(tmp_path):
     cfg.train_dataloader.dataset.img_size = 16
     config = tmp_path / 'tiny.py'
     cfg.dump(str(config))
+    trained = tiny_model_cfg()
+    trained['generator'].update(generator)
     ckpt = tmp_path / 'tiny.pth'
-    save_checkpoint(dict(state_dict=MODELS.build(cfg.model).state_dict()),
+    save_checkpoint(dict(state_dict=MODELS.build(trained).state_dict()),
                     str(ckpt))
-    proc = run_tool('analysis_tools/structure_spread.py', str(config),
-                    str(ckpt), '--num', '8', '--shift-px', '2')
+    return str(config), str(ckpt)
+
+
+def test_structure_spread_tool_prints_every_diagnostic(tmp_path):
+    config, ckpt = _tiny_stage1(tmp_path)
+    proc = run_tool('analysis_tools/structure_spread.py', config, ckpt,
+                    '--num', '8', '--shift-px', '2')
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout
     for text in ('generator C^w spread over 8 structure codes',
                  'edge distance of a texture swap',
-                 'C^w moved by 2 px', 'ratio generator / true'):
+                 'C^w moved by 2 px', 'same-texture pairs carried',
+                 'ratio generator / true'):
         assert text in lines, lines
 
 
 def test_structure_spread_tool_takes_the_training_overrides(tmp_path):
-    from mmengine import Config
-    from mmengine.runner.checkpoint import save_checkpoint
-
-    from coordgan.registry import MODELS
-    from helpers import SYNTHETIC_CONFIG, tiny_model_cfg
-    cfg = Config.fromfile(osp.join(ROOT, SYNTHETIC_CONFIG))
-    cfg.model = tiny_model_cfg()
-    cfg.train_dataloader.dataset.img_size = 16
-    config = tmp_path / 'tiny.py'
-    cfg.dump(str(config))
     # Trained with --cfg-options model.generator.noise_inputs=False.
-    trained = tiny_model_cfg()
-    trained['generator']['noise_inputs'] = False
-    ckpt = tmp_path / 'no_noise.pth'
-    save_checkpoint(dict(state_dict=MODELS.build(trained).state_dict()),
-                    str(ckpt))
-    proc = run_tool('analysis_tools/structure_spread.py', str(config),
-                    str(ckpt), '--num', '4')
+    config, ckpt = _tiny_stage1(tmp_path, noise_inputs=False)
+    proc = run_tool('analysis_tools/structure_spread.py', config, ckpt,
+                    '--num', '4')
     assert proc.returncode != 0 and 'noise' in proc.stderr
-    proc = run_tool('analysis_tools/structure_spread.py', str(config),
-                    str(ckpt), '--num', '4', '--cfg-options',
+    proc = run_tool('analysis_tools/structure_spread.py', config, ckpt,
+                    '--num', '4', '--cfg-options',
                     'model.generator.noise_inputs=False')
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'ratio generator / true' in proc.stdout
