@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from coordgan.engine import lazy_regularization_correction
+from coordgan.registry import MODELS
 from helpers import (changed, fake_batch, optim_wrappers, snapshot,
-                     tiny_model)
+                     tiny_model, tiny_model_cfg)
 
 
 def test_d_step_changes_d_only_and_g_step_changes_g_only():
@@ -59,14 +60,72 @@ def test_ema_moves_toward_g_by_the_half_life_rule():
     with torch.no_grad():
         for p in model.generator.parameters():
             p.add_(1.0)
-    ema_before = [p.clone() for p in model.generator_ema.parameters()]
+    # mmengine's EMA: the first update copies G.
+    model.update_ema(images_per_step=16)
+    for new, g in zip(model.generator_ema.module.parameters(),
+                      model.generator.parameters()):
+        assert torch.equal(new, g)
+    with torch.no_grad():
+        for p in model.generator.parameters():
+            p.add_(1.0)
+    ema_before = [p.clone() for p in model.generator_ema.module.parameters()]
     model.update_ema(images_per_step=16)
     beta = 0.5**(16 / 5000)
     assert beta == pytest.approx(0.5**(32 / 10000))  # the reference decay
-    for old, new, g in zip(ema_before, model.generator_ema.parameters(),
+    for old, new, g in zip(ema_before, model.generator_ema.module.parameters(),
                            model.generator.parameters()):
         torch.testing.assert_close(new, beta * old + (1 - beta) * g)
         assert (new - g).abs().sum() < (old - g).abs().sum()
+
+
+def test_ema_half_life_halves_the_old_weight():
+    # Start: EMA 0, G 1. After half_life / images_per_step updates toward a
+    # constant G the EMA sits half-way: 0.5 exactly (up to float rounding).
+    model = MODELS.build(dict(tiny_model_cfg(), ema_half_life_images=64))
+    model.update_ema(8)  # first update: copy
+    with torch.no_grad():
+        for p in model.generator_ema.module.parameters():
+            p.zero_()
+        for p in model.generator.parameters():
+            p.fill_(1.0)
+    for _ in range(64 // 8):
+        model.update_ema(8)
+    for p in model.generator_ema.module.parameters():
+        torch.testing.assert_close(p, torch.full_like(p, 0.5))
+
+
+def test_ema_checkpoint_layout_is_the_generators_and_old_ones_load(tmp_path):
+    model = tiny_model()
+    state = model.state_dict()
+    g_keys = {k[len('generator.'):] for k in state
+              if k.startswith('generator.')}
+    ema_keys = {k[len('generator_ema.'):] for k in state
+                if k.startswith('generator_ema.')}
+    # Key for key the trained generator's, plus mmengine's update counter.
+    assert ema_keys == g_keys | {'steps'}
+    assert not any(k.startswith('generator_ema.module.') for k in state)
+    # A checkpoint written before HalfLifeEMA (no counter) keeps its EMA:
+    # the next update averages instead of copying G over it.
+    old = {k: v for k, v in state.items() if k != 'generator_ema.steps'}
+    marked = next(k for k in old if k.startswith('generator_ema.') and
+                  old[k].is_floating_point())
+    old[marked] = torch.full_like(old[marked], 7.0)
+    fresh = tiny_model()
+    fresh.load_state_dict(old)
+    assert int(fresh.generator_ema.steps) == 1
+    fresh.update_ema(16)
+    name = marked[len('generator_ema.'):]
+    value = dict(fresh.generator_ema.module.named_parameters())[name]
+    assert (value > 6.0).all()
+    # mmengine's own nested layout loads too.
+    nested = {('generator_ema.module.' + k[len('generator_ema.'):]
+               if k.startswith('generator_ema.') and
+               k != 'generator_ema.steps' else k): v
+              for k, v in state.items()}
+    other = tiny_model()
+    other.load_state_dict(nested)
+    for k, v in other.state_dict().items():
+        assert torch.equal(v, state[k]), k
 
 
 def test_train_step_counts_iterations_and_needs_pairs():

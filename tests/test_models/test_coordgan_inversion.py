@@ -40,7 +40,7 @@ def encoder_wrapper(model):
 def test_generator_comes_from_the_stage1_ema(stage1):
     model, path = stage1
     inv = MODELS.build(inversion_cfg(generator_checkpoint=path))
-    for key, value in model.generator_ema.state_dict().items():
+    for key, value in model.generator_ema.module.state_dict().items():
         assert torch.equal(inv.generator.state_dict()[key], value), key
     assert not any(p.requires_grad for p in inv.generator.parameters())
 
@@ -49,7 +49,7 @@ def test_stage1_checkpoint_as_load_from(stage1):
     model, _ = stage1
     inv = MODELS.build(inversion_cfg())
     inv.load_state_dict(model.state_dict(), strict=False)
-    for key, value in model.generator_ema.state_dict().items():
+    for key, value in model.generator_ema.module.state_dict().items():
         assert torch.equal(inv.generator.state_dict()[key], value), key
 
 

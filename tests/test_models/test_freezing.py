@@ -72,7 +72,7 @@ def test_frozen_parameters_never_change_and_are_in_no_optimizer():
     # The EMA copy of a frozen G parameter stays equal to it, bit for bit.
     for name in frozen:
         if name.startswith('generator.'):
-            twin = 'generator_ema.' + name[len('generator.'):]
+            twin = 'generator_ema.module.' + name[len('generator.'):]
             assert torch.equal(after[twin], after[name]), twin
 
 

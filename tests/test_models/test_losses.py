@@ -368,4 +368,4 @@ def test_coordgan_b_generator_and_cycle_loss_train():
     log = model.train_step(fake_batch(), optim_wrappers(model))
     assert log['loss_cycle'] > 0
     assert changed(before, model.generator.backward_warper)
-    assert hasattr(model.generator_ema, 'backward_warper')
+    assert hasattr(model.generator_ema.module, 'backward_warper')

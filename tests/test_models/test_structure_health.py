@@ -104,7 +104,7 @@ def test_warp_loss_alone_moves_a_collapsed_map_toward_the_true_match():
 def test_spread_of_a_generator_and_of_the_data():
     from coordgan.datasets import SyntheticPartsDataset
     from coordgan.evaluation.structure import dataset_spread, generator_spread
-    gen = tiny_model().generator_ema
+    gen = tiny_model().generator_ema.module
     assert generator_spread(gen, num=8, batch_size=3) > 0
     last = [m for m in gen.warper.modules()
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))][-1]

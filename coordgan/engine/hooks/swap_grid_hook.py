@@ -7,6 +7,7 @@ import mmengine
 import numpy as np
 import torch
 from mmengine.hooks import Hook
+from mmengine.model import BaseAveragedModel
 
 from coordgan.models.algorithms.common import unwrap
 from coordgan.registry import HOOKS
@@ -48,6 +49,8 @@ class SwapGridHook(Hook):
 
     def _save(self, runner, iteration: int) -> str:
         gen = getattr(unwrap(runner.model), self.module)
+        if isinstance(gen, BaseAveragedModel):  # the EMA: its network
+            gen = gen.module
         device = next(gen.parameters()).device
         rng = torch.Generator().manual_seed(self.seed)
         z_s = torch.randn(self.num_structures, gen.z_dim, generator=rng)

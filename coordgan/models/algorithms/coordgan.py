@@ -13,6 +13,7 @@ from coordgan.registry import (DISCRIMINATORS, GENERATORS, LOSSES, MODELS)
 from ..generators import GeneratorOutput
 from ..losses import BaseLoss, StepOutputs
 from .common import IMAGE_PREPROCESSOR, fp32, unwrap
+from .ema import HalfLifeEMA
 from .fine_tuning import freeze_parameters
 from .random_stream import RandomStreamMixin
 
@@ -88,8 +89,7 @@ class CoordGAN(RandomStreamMixin, BaseModel):
         self.generator = GENERATORS.build(generator)
         self.discriminator = DISCRIMINATORS.build(discriminator)
         self.patch_discriminator = DISCRIMINATORS.build(patch_discriminator)
-        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
-        self.ema_half_life_images = float(ema_half_life_images)
+        self.generator_ema = HalfLifeEMA(self.generator, ema_half_life_images)
         if d_loss_weighting not in D_LOSS_WEIGHTINGS:
             raise ValueError(f'model.d_loss_weighting must be one of '
                              f'{D_LOSS_WEIGHTINGS}, got {d_loss_weighting!r}')
@@ -254,14 +254,11 @@ class CoordGAN(RandomStreamMixin, BaseModel):
 
     @torch.no_grad()
     def update_ema(self, images_per_step: int) -> None:
-        """G_ema <- lerp(G, G_ema, 0.5 ** (images_per_step / half_life)); buffers copied."""
-        beta = 0.5**(images_per_step / self.ema_half_life_images)
-        source = unwrap(self.generator)
-        for p_ema, p in zip(self.generator_ema.parameters(),
-                            source.parameters()):
-            p_ema.lerp_(p.detach(), 1.0 - beta)
-        for b_ema, b in zip(self.generator_ema.buffers(), source.buffers()):
-            b_ema.copy_(b)
+        """G_ema <- lerp(G_ema, G, 1 - 0.5 ** (images_per_step / half_life)); buffers copied.
+
+        mmengine's EMA (:class:`HalfLifeEMA`): the first update copies G.
+        """
+        self.generator_ema.update(unwrap(self.generator), images_per_step)
 
     # ------------------------------------------------------------ inference
     def forward(self, inputs=None, data_samples=None, mode: str = 'tensor'):
@@ -271,5 +268,5 @@ class CoordGAN(RandomStreamMixin, BaseModel):
                 'CoordGAN trains through train_step (alternating D and G '
                 'updates); forward(mode="loss") has no single loss')
         if isinstance(inputs, int):
-            inputs = self.generator_ema.sample_codes(inputs)
+            inputs = self.generator_ema.module.sample_codes(inputs)
         return self.generator_ema(*inputs)

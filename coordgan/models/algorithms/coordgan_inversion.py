@@ -15,6 +15,8 @@ from .common import IMAGE_PREPROCESSOR
 from .random_stream import RandomStreamMixin
 
 STAGE1_PREFIX = 'generator_ema.'
+# HalfLifeEMA's update counter, saved beside the EMA generator's weights.
+EMA_STEPS_KEY = STAGE1_PREFIX + 'steps'
 # The authors' code (REFERENCE.md section 7): reconstruction 10 * L1 +
 # 10 * LPIPS, texture swap 5 * LPIPS, latent consistency 10 * L1 on w_s and
 # on C^w (``norm='l2'``: the paper).
@@ -29,14 +31,22 @@ DEFAULT_LOSSES = dict(
 
 
 def load_stage1_generator(generator: nn.Module, path: str) -> None:
-    """Copy a CoordGAN stage-1 checkpoint's EMA generator into ``generator`` (strict)."""
+    """Copy a CoordGAN stage-1 checkpoint's EMA generator into ``generator`` (strict).
+
+    Not mmengine's ``load_checkpoint(..., revise_keys=...)``: key revision
+    renames every entry but cannot select the ``generator_ema.*`` subset of
+    a full stage-1 checkpoint, so loading into the generator would have to
+    be non-strict (the D's and G's entries left over), and a generator of
+    the wrong config would then load half-way with a warning. Here the
+    subset is loaded strictly, and a shape mismatch names the config key.
+    """
     ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f'{path}: not a checkpoint (expected a dict with a '
                          f'state_dict, got {type(ckpt).__name__})')
     weights = {k[len(STAGE1_PREFIX):]: v for k, v in state.items()
-               if k.startswith(STAGE1_PREFIX)}
+               if k.startswith(STAGE1_PREFIX) and k != EMA_STEPS_KEY}
     if not weights:
         raise ValueError(
             f'{path}: not a CoordGAN stage-1 checkpoint (no '
@@ -131,6 +141,7 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
         state_dict.setdefault(prefix + 'iteration',
                               torch.zeros((), dtype=torch.long))
         # load_from=<stage-1 checkpoint>: its EMA generator is our generator.
+        state_dict.pop(prefix + EMA_STEPS_KEY, None)
         ema = [k for k in state_dict if k.startswith(prefix + STAGE1_PREFIX)]
         if ema and not any(k.startswith(prefix + 'encoder.')
                            for k in state_dict):
