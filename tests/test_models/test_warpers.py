@@ -104,6 +104,31 @@ def test_identity_at_init_exactly(cfg):
         assert torch.equal(out, grid.expand(3, -1, -1, -1))
 
 
+@pytest.mark.parametrize('cfg', PARAMETRIC, ids=str)
+def test_init_std_starts_each_code_at_its_own_map_near_the_identity(cfg):
+    torch.manual_seed(0)
+    warper = build(**cfg, init_std=1e-3)
+    last = warper.head[-1]
+    assert torch.equal(last.bias, torch.zeros_like(last.bias))
+    assert 0.5e-3 < last.weight.std() < 2e-3
+    grid = canonical_grid(8)
+    w_s = torch.randn(4, STYLE)
+    out = warper(w_s, grid)
+    moved = (out - grid).abs()
+    # Every code moves the grid, a little, and no two codes alike (unless
+    # the hidden layers map them to the same features: a tiny ReLU head
+    # can, for two codes that switch every unit off).
+    assert (moved.flatten(1).max(1).values > 0).all()
+    assert moved.max() < 0.1
+    features = warper.head[:-1](w_s)
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)
+             if not torch.equal(features[i], features[j])]
+    assert len(pairs) >= 3
+    assert all(not torch.equal(out[i], out[j]) for i, j in pairs)
+    with pytest.raises(ValueError, match='init_std'):
+        build(**cfg, init_std=-1.0)
+
+
 def test_stn_affine_reproduces_the_matrix():
     warper = build(type='STNWarper')
     grid = rect_grid(6, 9)

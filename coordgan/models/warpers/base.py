@@ -34,19 +34,30 @@ class BaseWarper(nn.Module, metaclass=ABCMeta):
 
 
 def zero_init_head(in_channels: int, hidden_channels: Sequence[int],
-                   out_channels: int) -> nn.Sequential:
+                   out_channels: int, init_std: float = 0.0) -> nn.Sequential:
     """MLP (B, in_channels) -> (B, out_channels), ReLU between layers, last layer all zeros.
 
     Parametric warpers predict a change from the identity; a zero last layer
     makes that change exactly 0 at initialisation, so training starts from
     the canonical grid itself. Plain PyTorch init elsewhere, like the MLP
     warper's.
+
+    ``init_std > 0`` draws the last layer's weight from N(0, init_std^2)
+    instead (its bias stays 0): every code then starts at its own small
+    change from the identity. With an all-zero layer all codes start at one
+    map and the gradients that would tell them apart are equal, so the
+    warper can stay at the identity (docs/variants.md).
     """
+    if init_std < 0:
+        raise ValueError(f'init_std must be >= 0, got {init_std}')
     dims = [in_channels, *hidden_channels, out_channels]
     layers = []
     for i, o in zip(dims[:-1], dims[1:]):
         layers += [nn.Linear(i, o), nn.ReLU()]
     head = nn.Sequential(*layers[:-1])
-    nn.init.zeros_(head[-1].weight)
+    if init_std > 0:
+        nn.init.normal_(head[-1].weight, std=init_std)
+    else:
+        nn.init.zeros_(head[-1].weight)
     nn.init.zeros_(head[-1].bias)
     return head

@@ -31,6 +31,10 @@ class STNWarper(BaseWarper):
               t_y); log s keeps the scale positive (no mirroring), and the
               angle turns +x towards +y (radians).
             * ``'translation'``: identity + (t_x, t_y).
+        init_std: 0 (default) starts C^w at the canonical grid for every
+            code; > 0 draws the head's last weight from N(0, init_std^2),
+            so codes start at different maps near the identity (a
+            symmetry-breaking start; see :func:`zero_init_head`).
 
     The output is clamped to [-1, 1], the warper contract, for the reason
     given in :class:`TPSWarper`: tanh would move the identity grid.
@@ -39,14 +43,15 @@ class STNWarper(BaseWarper):
     def __init__(self,
                  style_dim: int = 512,
                  hidden_channels: Sequence[int] = (256, ),
-                 mode: str = 'affine'):
+                 mode: str = 'affine',
+                 init_std: float = 0.0):
         super().__init__(style_dim)
         if mode not in STN_MODES:
             raise ValueError(f'STNWarper: mode must be one of '
                              f'{tuple(STN_MODES)}, got {mode!r}')
         self.mode = mode
         self.head = zero_init_head(style_dim, hidden_channels,
-                                   STN_MODES[mode])
+                                   STN_MODES[mode], init_std)
         self.register_buffer('identity', torch.eye(2, 3), persistent=False)
 
     def theta(self, w_s: torch.Tensor) -> torch.Tensor:

@@ -67,6 +67,10 @@ class TPSWarper(BaseWarper):
         control_grid: control points per side, or (rows, columns); they
             span [-1, 1]^2 with both ends included, ordered row by row
             (x varying fastest), like the canonical grid.
+        init_std: 0 (default) starts C^w at the canonical grid for every
+            code; > 0 draws the head's last weight from N(0, init_std^2),
+            so codes start at different maps near the identity (a
+            symmetry-breaking start; see :func:`zero_init_head`).
 
     The output is clamped to [-1, 1], the warper contract. Not tanh (the MLP
     warper's choice): tanh would shrink the identity grid towards 0
@@ -78,7 +82,8 @@ class TPSWarper(BaseWarper):
     def __init__(self,
                  style_dim: int = 512,
                  hidden_channels: Sequence[int] = (256, ),
-                 control_grid: Union[int, Tuple[int, int]] = 4):
+                 control_grid: Union[int, Tuple[int, int]] = 4,
+                 init_std: float = 0.0):
         super().__init__(style_dim)
         rows, cols = ((control_grid, control_grid) if isinstance(
             control_grid, int) else tuple(control_grid))
@@ -90,7 +95,7 @@ class TPSWarper(BaseWarper):
         self.control_grid = (rows, cols)
         self.num_points = rows * cols
         self.head = zero_init_head(style_dim, hidden_channels,
-                                   2 * self.num_points)
+                                   2 * self.num_points, init_std)
         points = control_point_grid(rows, cols, torch.float64)
         # Derived from control_grid, so not saved (like the generator's
         # grid); solved in float64 because the kernel block is badly
