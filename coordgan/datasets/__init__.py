@@ -1,3 +1,4 @@
+from .file_checks import BadFileError, BadSampleError
 from .image_folder import ImageFolderDataset
 from .label_propagation import (SPLIT_PRESETS, LabelPropagationDataset,
                                 resolve_split)
@@ -12,5 +13,5 @@ __all__ = [
     'resolve_split', 'PART_NAMES', 'SyntheticPartsDataset',
     'render_sample', 'SegmentationFolderDataset', 'CelebAMaskHQDataset',
     'DatasetGANDataset', 'CELEBAMASK_HQ_CLASSES', 'DATASETGAN_FACE_CLASSES',
-    'DATASETGAN_CAR_CLASSES'
+    'DATASETGAN_CAR_CLASSES', 'BadFileError', 'BadSampleError'
 ]

@@ -6,7 +6,10 @@ fetched once by :class:`coordgan.engine.LabelPropagationTestLoop` through
 :meth:`LabelPropagationDataset.get_references`.
 """
 import copy
+import logging
 from typing import List, Optional, Sequence, Tuple, Union
+
+from mmengine.logging import print_log
 
 from coordgan.registry import DATASETS
 
@@ -136,6 +139,15 @@ class LabelPropagationDataset:
             return
         if hasattr(self.dataset, 'full_init'):
             self.dataset.full_init()
+        skipped = getattr(self.dataset, 'num_skipped', 0)
+        if skipped:
+            print_log(
+                f'{type(self).__name__}: {type(self.dataset).__name__} left '
+                f"out {skipped} sample(s) (on_bad_sample='skip'); the split "
+                'counts positions among the remaining items, so its '
+                'references and queries are no longer the items the '
+                f'{self.split!r} split was defined on', logger='current',
+                level=logging.WARNING)
         self.reference_indices, self.query_indices = resolve_split(
             len(self.dataset), self._references, self._queries)
         self._fully_initialized = True

@@ -18,10 +18,16 @@ import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmcv.transforms import LoadImageFromFile
 from mmengine.logging import print_log
 
 from coordgan.registry import DATASETS
-from .base import CoordGANBaseDataset
+from .base import CoordGANBaseDataset, Problem
+from .file_checks import (IMAGE_KINDS, BadFileError, read_image_header,
+                          read_npy_header)
+from .transforms.loading import (LoadCoordMap, LoadSegMap, label_range_reason,
+                                 labels_outside, read_npy_labels,
+                                 read_png_labels, size_mismatch)
 
 SEG_IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 SEG_MASK_EXTENSIONS = ('.png', '.npy')
@@ -216,12 +222,21 @@ class SegmentationFolderDataset(CoordGANBaseDataset):
             without ``coord_path``; a folder named explicitly must exist.
             Either way, when the folder is used every item needs its file.
         classes (Sequence[str], optional): Class names, overriding files.
-        skip_unlabelled (bool): Skip images without a mask (and log how
-            many) instead of raising.
+        skip_unlabelled (bool): Leave images without a mask out (and log
+            how many); otherwise they count as bad samples.
         pipeline (Sequence): Transforms.
         metainfo (dict, optional): Extra meta; its ``classes`` and
             ``palette`` override the files.
-        **kwargs: Other ``mmengine.dataset.BaseDataset`` arguments.
+        **kwargs: ``on_bad_sample`` and ``check_files`` (see
+            :class:`CoordGANBaseDataset`) and other
+            ``mmengine.dataset.BaseDataset`` arguments.
+
+    When built, every sample is checked (docs/datasets.md): the image's
+    header, the mask decoded in full (labels in ``[0, len(classes))`` after
+    the pipeline's ``LoadSegMap`` label_map; the size its ``size_check``
+    asks for), the coordinate file's header, and that the mask and
+    coordinate files exist. Items carry ``num_classes``, so ``LoadSegMap``
+    rejects an out-of-range label at load time too, naming the mask.
     """
 
     def __init__(self,
@@ -332,48 +347,142 @@ class SegmentationFolderDataset(CoordGANBaseDataset):
                 f'{self.img_dir!r}')
         masks = index_files(self.mask_dir, SEG_MASK_EXTENSIONS, 'mask')
         names = sorted(images, key=natural_key)
-        unlabelled = [n for n in names if n not in masks]
-        if unlabelled and not self.skip_unlabelled:
-            raise FileNotFoundError(
-                f'{name}: image {images[unlabelled[0]]} has no mask '
-                f'{osp.join(self.mask_dir, unlabelled[0])}.png or .npy '
-                f'({len(unlabelled)} of {len(names)} images have none); '
-                'pass skip_unlabelled=True to leave them out')
-        if unlabelled:
-            print_log(
-                f'{name}: skipped {len(unlabelled)} of {len(names)} images '
-                f'in {self.img_dir} that have no mask in {self.mask_dir} '
-                f'(first: {unlabelled[0]})', logger='current',
-                level=logging.WARNING)
+        if self.skip_unlabelled:
+            names = self._drop_unlabelled(names, masks)
+        items = [
+            dict(img_path=images[n], seg_map_path=masks.get(n), name=n,
+                 sample_idx=i) for i, n in enumerate(names)
+        ]
+        if self.coord_dir is not None:
+            coords = index_files(self.coord_dir, COORD_EXTENSIONS,
+                                 'coordinate')
+            for item in items:
+                item['coord_path'] = coords.get(item['name'])
+        return self.screen(items, self._problems,
+                           osp.normpath(self.data_root))
+
+    def _drop_unlabelled(self, names: List[str],
+                         masks: Dict[str, str]) -> List[str]:
+        name = type(self).__name__
         labelled = [n for n in names if n in masks]
         if not labelled:
             raise FileNotFoundError(
                 f'{name}: none of the {len(names)} images in '
                 f'{self.img_dir!r} has a mask in {self.mask_dir!r}')
-        items = [
-            dict(img_path=images[n], seg_map_path=masks[n], name=n,
-                 sample_idx=i) for i, n in enumerate(labelled)
-        ]
-        if self.coord_dir is not None:
-            self._add_coord_paths(items)
-        return items
+        if len(labelled) < len(names):
+            first = next(n for n in names if n not in masks)
+            print_log(
+                f'{name}: skipped {len(names) - len(labelled)} of '
+                f'{len(names)} images in {self.img_dir} that have no mask in '
+                f'{self.mask_dir} (first: {first})', logger='current',
+                level=logging.WARNING)
+        return labelled
 
-    def _add_coord_paths(self, items: List[dict]) -> None:
-        coords = index_files(self.coord_dir, COORD_EXTENSIONS, 'coordinate')
-        # Unlike masks, coordinates are never skipped: a partial folder would
-        # quietly score correspondence on a subset of the queries.
-        missing = [item for item in items if item['name'] not in coords]
-        if missing:
-            first = missing[0]
-            raise FileNotFoundError(
-                f'{type(self).__name__}: image {first["img_path"]} has no '
-                f'coordinate file '
-                f'{osp.join(self.coord_dir, first["name"])}.npy '
-                f'({len(missing)} of {len(items)} images have none); add '
-                f'them, or move {self.coord_dir!r} away to load no '
-                'coordinates')
-        for item in items:
-            item['coord_path'] = coords[item['name']]
+    def get_data_info(self, idx: int) -> dict:
+        """Item ``idx`` with ``num_classes``, which ``LoadSegMap`` checks the labels against."""
+        info = super().get_data_info(idx)
+        info['num_classes'] = len(self.metainfo['classes'])
+        return info
+
+    def _pipeline_step(self, cls):
+        for step in getattr(self.pipeline, 'transforms', []):
+            if isinstance(step, cls):
+                return step
+        return None
+
+    def _problems(self, item: dict) -> List[Problem]:
+        """(path, reason) of everything wrong with one sample's files."""
+        img, name = item['img_path'], item['name']
+        problems = []
+        if item['seg_map_path'] is None:
+            problems.append((img, (
+                f'no mask: expected {osp.join(self.mask_dir, name)}.png or '
+                '.npy (skip_unlabelled=True leaves images without masks '
+                'out)')))
+        if self.coord_dir is not None and item['coord_path'] is None:
+            problems.append((img, (
+                'no coordinate file: expected '
+                f'{osp.join(self.coord_dir, name)}.npy (or move '
+                f'{self.coord_dir!r} away to load no coordinates)')))
+        if not self.check_files:
+            return problems
+        img_shape = None
+        try:
+            header = read_image_header(img)
+        except BadFileError as bad:
+            problems.append((bad.path, bad.reason))
+        else:
+            loader = self._pipeline_step(LoadImageFromFile)
+            # OpenCV turns images by their EXIF orientation unless told not.
+            color_type = loader.color_type if loader else 'color'
+            img_shape = header.decoded_shape(
+                color_type != 'unchanged'
+                and 'ignore_orientation' not in color_type)
+        if item['seg_map_path'] is not None:
+            problems.extend(
+                self._mask_problems(item['seg_map_path'], img, img_shape))
+        if item.get('coord_path') is not None:
+            problems.extend(
+                self._coord_problems(item['coord_path'], img, img_shape))
+        return problems
+
+    def _mask_problems(self, path: str, img: str,
+                       img_shape: Optional[Tuple[int, int]]) -> List[Problem]:
+        # Masks are small: decoding them whole is cheap and the only way to
+        # see their labels.
+        try:
+            if osp.splitext(path)[1].lower() == '.png':
+                kind = read_image_header(path).format
+                if kind != 'PNG':
+                    return [(path, f'a {kind} file named .png; a mask must '
+                             'be a lossless PNG (or .npy) of integer labels')]
+                seg = read_png_labels(path)
+            else:
+                read_npy_header(path)  # names junk and truncation plainly
+                seg = read_npy_labels(path)
+        except BadFileError as bad:
+            reason = bad.reason.replace(f'expected a {IMAGE_KINDS} image',
+                                        'expected a PNG of integer labels')
+            return [(bad.path, reason)]
+        if seg.ndim != 2:
+            return [(path, 'expected a 2-D (H, W) label map, got shape '
+                     f'{seg.shape}')]
+        problems = []
+        step = self._pipeline_step(LoadSegMap)
+        label_map = step.label_map if step is not None else None
+        num_classes = len(self.metainfo['classes'])
+        bad = labels_outside(seg, num_classes, label_map)
+        if bad:
+            problems.append(
+                (path, label_range_reason(bad, num_classes, label_map)))
+        if step is not None and img_shape is not None:
+            reason = size_mismatch('mask', step.size_check, seg.shape,
+                                   img_shape, img)
+            if reason is not None:
+                problems.append((path, f'mask {reason}; the pipeline\'s '
+                                 f'LoadSegMap has size_check='
+                                 f'{step.size_check!r}'))
+        return problems
+
+    def _coord_problems(self, path: str, img: str,
+                        img_shape: Optional[Tuple[int, int]]
+                        ) -> List[Problem]:
+        try:
+            shape, dtype = read_npy_header(path)
+        except BadFileError as bad:
+            return [(bad.path, bad.reason)]
+        if dtype.kind != 'f' or len(shape) != 3 or shape[2] != 2:
+            return [(path, 'expected a float (H, W, 2) array of canonical '
+                     f'(x, y), got {dtype} of shape {shape}')]
+        step = self._pipeline_step(LoadCoordMap)
+        if step is not None and img_shape is not None:
+            reason = size_mismatch('coordinate map', step.size_check,
+                                   shape[:2], img_shape, img)
+            if reason is not None:
+                return [(path, f'coordinate map {reason}; the pipeline\'s '
+                         f'LoadCoordMap has size_check='
+                         f'{step.size_check!r}')]
+        return []
 
 
 @DATASETS.register_module()

@@ -11,6 +11,7 @@ from coordgan.datasets import (CELEBAMASK_HQ_CLASSES, DATASETGAN_CAR_CLASSES,
                                DATASETGAN_FACE_CLASSES, CelebAMaskHQDataset,
                                DatasetGANDataset, LoadSegMap,
                                SegmentationFolderDataset)
+from coordgan.datasets.file_checks import BadSampleError
 from coordgan.datasets.segmentation import (DATASETGAN_FACE_34_CLASSES,
                                             default_palette, natural_key)
 from coordgan.registry import DATASETS, TRANSFORMS
@@ -149,6 +150,9 @@ def test_items_in_natural_order_with_classes_from_meta_json(tmp_path):
 
 def test_classes_from_classes_txt_argument_and_palette(tmp_path):
     write_layout(tmp_path, ['a'], meta=False)
+    # Two-class lists below: keep the mask's labels in range.
+    cv2.imwrite(str(tmp_path / 'masks' / 'a.png'),
+                np.eye(6, 8, dtype=np.uint8))
     (tmp_path / 'classes.txt').write_text('background\nskin\n\n')
     ds = SegmentationFolderDataset(data_root=str(tmp_path))
     assert ds.metainfo['classes'] == ('background', 'skin')
@@ -189,9 +193,9 @@ def test_class_list_errors(tmp_path, files, match):
 def test_missing_mask_is_an_error_or_skipped_and_logged(tmp_path):
     write_layout(tmp_path, ['1', '2', '3'])
     (tmp_path / 'masks' / '2.png').unlink()
-    with pytest.raises(FileNotFoundError,
-                       match=r'images/2.png has no mask .*masks/2.png or '
-                       r'.npy \(1 of 3 images'):
+    with pytest.raises(BadSampleError,
+                       match=r'1 of 3 samples .* check:\n  .*images/2.png: '
+                       r'no mask: expected .*masks/2.png or \.npy'):
         SegmentationFolderDataset(data_root=str(tmp_path))
     with mock.patch('coordgan.datasets.segmentation.print_log') as log:
         ds = SegmentationFolderDataset(data_root=str(tmp_path),
@@ -329,9 +333,9 @@ def test_coords_are_optional_unless_named(tmp_path):
 def test_image_without_coords_file_is_named(tmp_path):
     write_layout(tmp_path, ['1', '2', '3'])
     write_coords(tmp_path, ['1', '3'])
-    with pytest.raises(FileNotFoundError,
-                       match=r'images/2.png has no coordinate file '
-                       r'.*coords/2.npy \(1 of 3 images'):
+    with pytest.raises(BadSampleError,
+                       match=r'1 of 3 samples .* check:\n  .*images/2.png: '
+                       r'no coordinate file: expected .*coords/2.npy'):
         SegmentationFolderDataset(data_root=str(tmp_path))
     # Images skipped for lack of a mask need no coordinates either.
     (tmp_path / 'masks' / '2.png').unlink()

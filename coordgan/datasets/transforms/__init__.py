@@ -1,4 +1,6 @@
 from .formatting import PackImageInputs
-from .loading import LoadCoordMap, LoadSegMap
+from .loading import LoadCoordMap, LoadImageFromFile, LoadSegMap
 
-__all__ = ['PackImageInputs', 'LoadCoordMap', 'LoadSegMap']
+__all__ = [
+    'PackImageInputs', 'LoadCoordMap', 'LoadImageFromFile', 'LoadSegMap'
+]

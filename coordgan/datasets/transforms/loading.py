@@ -1,12 +1,14 @@
 """Loading part-label maps (segmentation masks) and canonical coordinate maps from disk."""
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 
 from coordgan.registry import TRANSFORMS
+from ..file_checks import BadFileError, describe_unreadable
 
 SIZE_CHECKS = ('exact', 'aspect', 'none')
 
@@ -15,20 +17,20 @@ def read_png_labels(path: str) -> np.ndarray:
     """A single-channel (or grey 3/4-channel) uint8/uint16 PNG -> (H, W) label array."""
     seg = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if seg is None:
-        raise ValueError(f'{path}: OpenCV cannot read it as a PNG image')
+        raise BadFileError(path, 'OpenCV cannot read it as a PNG image')
     if seg.ndim == 3:
         # Some tools save label maps as grey RGB; colour-coded masks would
         # need a palette lookup, which we refuse to guess.
         if not all(np.array_equal(seg[..., 0], seg[..., c])
                    for c in range(1, seg.shape[2])):
-            raise ValueError(
-                f'{path}: a {seg.shape[2]}-channel PNG whose channels differ '
+            raise BadFileError(
+                path, f'a {seg.shape[2]}-channel PNG whose channels differ '
                 'is not a label map; save one channel of integer labels '
                 '(colour-coded masks must be converted first)')
         seg = seg[..., 0]
     if seg.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f'{path}: expected uint8 or uint16 labels, got '
-                         f'{seg.dtype}')
+        raise BadFileError(path, f'expected uint8 or uint16 labels, got '
+                           f'{seg.dtype}')
     return seg
 
 
@@ -36,12 +38,12 @@ def read_npy_labels(path: str) -> np.ndarray:
     """A 2-D integer ``.npy`` array -> (H, W) label array."""
     try:
         seg = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f'{path}: cannot read it as a .npy array ({err})') \
+    except (OSError, ValueError, EOFError) as err:
+        raise BadFileError(path, f'cannot read it as a .npy array ({err})') \
             from err
     if not isinstance(seg, np.ndarray) or seg.dtype.kind not in 'iu':
-        raise ValueError(f'{path}: expected an integer array of labels, got '
-                         f'dtype {getattr(seg, "dtype", type(seg))}')
+        raise BadFileError(path, f'expected an integer array of labels, got '
+                           f'dtype {getattr(seg, "dtype", type(seg))}')
     return seg
 
 
@@ -55,7 +57,7 @@ def read_npy_coords(path: str) -> np.ndarray:
                          'canonical coordinates')
     try:
         coords = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError) as err:
         raise ValueError(f'LoadCoordMap: {path}: cannot read it as a .npy '
                          f'array ({err})') from err
     if not isinstance(coords, np.ndarray) or coords.dtype.kind != 'f':
@@ -76,19 +78,53 @@ def read_npy_coords(path: str) -> np.ndarray:
     return coords.astype(np.float32)
 
 
+def size_mismatch(what: str, size_check: str, shape: tuple,
+                  img_shape: tuple,
+                  img_path: Optional[str]) -> Optional[str]:
+    """Why an (H, W) ``what`` does not relate to the (H, W) image as ``size_check`` asks ('is AxB ... but ...'), or None."""
+    if size_check == 'none' or tuple(shape) == tuple(img_shape):
+        return None
+    same_aspect = shape[0] * img_shape[1] == shape[1] * img_shape[0]
+    if size_check == 'aspect' and same_aspect:
+        return None
+    hint = (f" (same aspect ratio: pass size_check='aspect' if the {what} "
+            'is a scaled copy)') if same_aspect else ''
+    return (f'is {shape[0]}x{shape[1]} (HxW) but image {img_path} is '
+            f'{img_shape[0]}x{img_shape[1]}{hint}')
+
+
 def check_size(owner: str, what: str, size_check: str, shape: tuple,
                img_shape: tuple, img_path: Optional[str], path: str) -> None:
     """Raise unless an (H, W) map relates to the (H, W) image as ``size_check`` ('exact', 'aspect', 'none') asks."""
-    if size_check == 'none' or shape == img_shape:
-        return
-    same_aspect = shape[0] * img_shape[1] == shape[1] * img_shape[0]
-    if size_check == 'aspect' and same_aspect:
-        return
-    hint = (f" (same aspect ratio: pass size_check='aspect' if the {what} "
-            'is a scaled copy)') if same_aspect else ''
-    raise ValueError(
-        f'{owner}: {what} {path} is {shape[0]}x{shape[1]} (HxW) but image '
-        f'{img_path} is {img_shape[0]}x{img_shape[1]}{hint}')
+    reason = size_mismatch(what, size_check, shape, img_shape, img_path)
+    if reason is not None:
+        raise ValueError(f'{owner}: {what} {path} {reason}')
+
+
+def labels_outside(seg: np.ndarray, num_classes: int,
+                   label_map: Optional[Dict[int, int]] = None) -> List[int]:
+    """Sorted labels of ``seg`` (after ``label_map``, as :func:`remap_labels` applies it) outside ``[0, num_classes)``."""
+    if label_map is not None:
+        values = np.array([label_map.get(int(i), 0) for i in np.unique(seg)],
+                          dtype=np.int64)
+    elif seg.size == 0 or (seg.min() >= 0 and seg.max() < num_classes):
+        return []
+    else:
+        values = seg
+    bad = values[(values < 0) | (values >= num_classes)]
+    return [int(v) for v in np.unique(bad)]
+
+
+def label_range_reason(bad: List[int], num_classes: int,
+                       label_map: Optional[Dict[int, int]] = None) -> str:
+    """The words for a mask whose labels ``bad`` fall outside ``num_classes`` classes."""
+    shown = ', '.join(str(v) for v in bad[:8]) + (', ...'
+                                                  if len(bad) > 8 else '')
+    after = ' (after LoadSegMap\'s label_map)' if label_map else ''
+    return (f'mask labels {{{shown}}}{after} are outside the dataset\'s '
+            f'{num_classes} classes; expected labels 0..{num_classes - 1}. '
+            'Fix the mask, list every class (meta.json "classes" or '
+            'classes=[...]), or remap with LoadSegMap(label_map={old: new})')
 
 
 def remap_labels(seg: np.ndarray, label_map: Dict[int, int]) -> np.ndarray:
@@ -97,6 +133,35 @@ def remap_labels(seg: np.ndarray, label_map: Dict[int, int]) -> np.ndarray:
     new_ids = np.array([label_map.get(int(i), 0) for i in ids],
                        dtype=np.int64)
     return new_ids[inverse].reshape(seg.shape)
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(MMCVLoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` whose failures name the file and say what is wrong with it.
+
+    mmcv lets OpenCV's assertion (zero-byte file) or a bare "failed to load
+    image" through; this raises :class:`BadFileError` with the reason the
+    start-up file check would give, or "corrupt compressed data" when the
+    header is sound. Registered under mmcv's name, so configs need no change.
+    """
+
+    def transform(self, results: dict) -> Optional[dict]:
+        path = results['img_path']
+        try:
+            loaded = super().transform(results)
+        except Exception as err:  # cv2.error, AssertionError, OSError, ...
+            if self.ignore_empty:
+                return None
+            if self.backend_args or self.file_client_args:
+                # Not a local file: there is no header to look at here.
+                lines = str(err).strip().splitlines() or ['']
+                reason = (f'cannot be loaded ({type(err).__name__}: '
+                          f'{lines[-1][:200]})')
+            else:
+                reason = describe_unreadable(str(path), err)
+            raise BadFileError(str(path), reason,
+                               'LoadImageFromFile') from err
+        return loaded
 
 
 @TRANSFORMS.register_module()
@@ -110,6 +175,9 @@ class LoadSegMap(BaseTransform):
             ``results['img_shape']`` when an image was loaded first:
             ``'exact'`` (same H, W), ``'aspect'`` (same aspect ratio, e.g.
             CelebAMask-HQ's 512 px masks of 1024 px images) or ``'none'``.
+
+    When ``results`` carries ``num_classes`` (labelled coordgan datasets add
+    it), a label outside ``[0, num_classes)`` is an error naming the mask.
     """
 
     def __init__(self,
@@ -146,6 +214,13 @@ class LoadSegMap(BaseTransform):
         seg = self._read(path)
         if self.label_map is not None:
             seg = remap_labels(seg, self.label_map)
+        num_classes = results.get('num_classes')
+        if num_classes is not None:
+            bad = labels_outside(seg, num_classes)
+            if bad:
+                raise BadFileError(
+                    path, label_range_reason(bad, num_classes,
+                                             self.label_map), 'LoadSegMap')
         if 'img_shape' in results:
             check_size('LoadSegMap', 'mask', self.size_check, seg.shape,
                        tuple(results['img_shape'][:2]),
