@@ -26,7 +26,10 @@ model = dict(
         channels=(64, 128),
         structure_channels=32,
         texture_channels=(128, 256)),
-    perceptual=dict(type='LPIPS', net='vgg', version='0.1'),
+    # Demo config: a seeded random VGG stands in if the ImageNet file is
+    # missing (logged), as in configs/coordgan_synthetic.py.
+    perceptual=dict(type='LPIPS', net='vgg', version='0.1',
+                    allow_random_backbone=True),
     # CoordGANInversion's default losses, the authors' values
     # (reconstruction 10 * L1 + 10 * LPIPS, latent consistency 10 + 10, L1),
     # except the texture swap: G(E(x)'s structure, a partner's texture)

@@ -45,6 +45,10 @@ model = dict(
             loss_weight=20.0, ramp=dict(length=600),
             distance=dict(type='EdgeDistance')),
         warp=dict(ramp=dict(length=600), distance=dict(type='EdgeDistance'))),
+    # A demo config: without the ImageNet VGG file (nothing is downloaded)
+    # LPIPS runs on a seeded random VGG, and the log's first lines say so.
+    # The paper's configs refuse to (coordgan/models/losses/perceptual.py).
+    perceptual=dict(allow_random_backbone=True),
     ema_half_life_images=500)
 
 train_cfg = dict(max_iters=max_iters)

@@ -49,12 +49,14 @@ class UnknownScopeError(ValueError):
     """A default scope that no registry in the tree carries."""
 
 
-def _closest(name: str, candidates: List[str]) -> Optional[str]:
-    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+def closest_match(name: str, candidates: List[str],
+                  cutoff: float = 0.5) -> Optional[str]:
+    """The candidate most like ``name`` (case ignored if need be), or None: the "did you mean" of every error."""
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=cutoff)
     if not matches:
         lowered = {c.lower(): c for c in candidates}
         matches = difflib.get_close_matches(
-            name.lower(), list(lowered), n=1, cutoff=0.5)
+            name.lower(), list(lowered), n=1, cutoff=cutoff)
         matches = [lowered[m] for m in matches]
     return matches[0] if matches else None
 
@@ -84,7 +86,7 @@ def check_scope(scope: str, registry: Optional[Registry] = None) -> None:
     if scope == root.scope or root._search_child(scope) is not None:
         return
     known = _scopes_in_tree(root)
-    hint = _closest(scope, known)
+    hint = closest_match(scope, known)
     raise UnknownScopeError(
         f'Unknown default scope {scope!r}: no registry with that scope is '
         f'installed (known scopes: {", ".join(known)}).' +
@@ -145,7 +147,7 @@ class CoordGANRegistry(Registry):
 
     def _unknown_message(self, key: str) -> str:
         own = self.registered_names()
-        hint = _closest(
+        hint = closest_match(
             key.split('.')[-1], self.registered_names(with_ancestors=True))
         msg = (f'Unknown {self.name} type {key!r} in the {SCOPE}::{self.name}'
                f' registry. Registered {self.name} types: '
@@ -202,7 +204,7 @@ METRICS = _child('metric', MMENGINE_METRICS, 'coordgan.evaluation')
 EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR)
 HOOKS = _child('hook', MMENGINE_HOOKS, 'coordgan.engine')
 LOOPS = _child('loop', MMENGINE_LOOPS, 'coordgan.engine')
-RUNNERS = _child('runner', MMENGINE_RUNNERS)
+RUNNERS = _child('runner', MMENGINE_RUNNERS, 'coordgan.engine')
 OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS)
 OPTIM_WRAPPERS = _child('optim_wrapper', MMENGINE_OPTIM_WRAPPERS)
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',

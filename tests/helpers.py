@@ -2,7 +2,9 @@
 import copy
 
 import torch
+import torch.nn as nn
 from mmengine import Config
+from mmengine.model import BaseModel
 
 from coordgan.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from tiny_configs import tiny
@@ -103,3 +105,29 @@ def tiny_labelprop_config(tmp_path, num_samples=9, img_size=32):
     config = str(tmp_path / 'cfg.py')
     cfg.dump(config)
     return config, ckpt, s1
+
+
+class ToyModel(BaseModel):
+    """A one-layer mmengine model: checkpoint and Runner tests that need no CoordGAN."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, mode='tensor'):
+        loss = self.linear(torch.stack(inputs)).pow(2).mean()
+        return dict(loss=loss) if mode == 'loss' else loss
+
+
+def toy_runner_args(work_dir, max_iters=2) -> dict:
+    """Runner arguments that train :class:`ToyModel` on 4 fixed samples, 2 per batch."""
+    data = [dict(inputs=torch.randn(2)) for _ in range(4)]
+    return dict(
+        model=ToyModel(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=data, sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2, collate_fn=dict(type='pseudo_collate')),
+        optim_wrapper=dict(optimizer=dict(type='Adam', lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_scope='coordgan')

@@ -11,10 +11,10 @@ import os
 
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank
-from mmengine.runner import Runner
 
-from coordgan.apis import (init_cpu_distributed, prepare_test_config,
-                           result_record, shutdown_distributed)
+from coordgan.apis import (build_runner, init_cpu_distributed,
+                           prepare_test_config, result_record,
+                           shutdown_distributed)
 from coordgan.evaluation.report import per_class_table, summary_table
 
 
@@ -57,7 +57,7 @@ def main():
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(str(err)) from None
     init_cpu_distributed(args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
     if get_rank() == 0:
         record = result_record(runner, metrics, config=args.config,

@@ -1,7 +1,7 @@
 """Train a coordgan model from a config with mmengine's Runner.
 
     python tools/train.py configs/coordgan_synthetic.py
-    python tools/train.py CONFIG --resume                 # latest checkpoint in work_dir
+    python tools/train.py CONFIG --resume                 # newest complete checkpoint
     bash tools/dist_train.sh CONFIG 8                     # 8 GPUs with torchrun
 """
 import argparse
@@ -9,10 +9,11 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-from coordgan.apis import (init_cpu_distributed, prepare_train_config,
-                           shutdown_distributed)
+from coordgan.apis import (build_runner, init_cpu_distributed,
+                           prepare_train_config, shutdown_distributed)
+from coordgan.engine import RunError
+from coordgan.utils import CheckpointError
 
 
 def parse_args():
@@ -46,10 +47,19 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg = prepare_train_config(cfg, work_dir=work_dir, amp=args.amp,
-                               resume=args.resume)
+    try:
+        cfg = prepare_train_config(cfg, work_dir=work_dir, amp=args.amp,
+                                   resume=args.resume)
+    except (ValueError, FileNotFoundError) as err:
+        # Config and checkpoint problems found at start-up: the message.
+        raise SystemExit(f'{type(err).__name__}: {err}') from None
     init_cpu_distributed(args.launcher)
-    Runner.from_cfg(cfg).train()
+    try:
+        build_runner(cfg).train()
+    except (RunError, CheckpointError) as err:
+        # The reason and what to do, without a traceback (the log has it too
+        # once the Runner has a logger).
+        raise SystemExit(f'{type(err).__name__}: {err}') from None
     shutdown_distributed()
 
 

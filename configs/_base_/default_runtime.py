@@ -1,12 +1,22 @@
 default_scope = 'coordgan'
+# Checks the work_dir before training, saves checkpoints atomically and
+# resumes from the newest complete one (docs/training.md, "Faults").
+runner_type = 'CoordGANRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
+    # mmengine's CheckpointHook, but the new file is complete before the
+    # outdated one is deleted and last_checkpoint is replaced in one step.
     checkpoint=dict(
-        type='CheckpointHook', interval=10000, by_epoch=False, max_keep_ckpts=5,
-        save_last=True),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+        type='AtomicCheckpointHook', interval=10000, by_epoch=False,
+        max_keep_ckpts=5, save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # SIGTERM / SIGINT: checkpoint at the next iteration boundary, exit 0.
+    preemption=dict(type='PreemptionHook'),
+    # Updates with NaN / inf losses or gradients are skipped by the models;
+    # this many bad iterations in a row stop the run (0: never).
+    nonfinite=dict(type='NonFiniteLimitHook', max_consecutive=20))
 custom_hooks = [
     dict(type='SwapGridHook', interval=5000),
     # Warns if C^w stops varying between structure codes after the warm-ups.

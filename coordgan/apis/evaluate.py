@@ -8,6 +8,8 @@ from mmengine.runner import Runner
 from coordgan.evaluation.report import make_record
 from coordgan.models.algorithms.common import unwrap
 from coordgan.registry import init_default_scope
+from coordgan.utils.config_check import validate_config
+from .train import build_runner
 
 VIS_HOOK = 'PropagationVisualizationHook'
 
@@ -42,6 +44,9 @@ def prepare_test_config(cfg: Config,
         else:
             hooks.append(dict(type=VIS_HOOK, draw=True, out_dir=show_dir))
         cfg.custom_hooks = hooks
+    # Config typos and a checkpoint of the wrong stage, model or size fail
+    # here, before the Runner builds anything.
+    validate_config(cfg, mode='test')
     return cfg
 
 
@@ -67,7 +72,7 @@ def run_test(config_path: str,
         cfg.merge_from_dict(cfg_options)
     cfg = prepare_test_config(cfg, config_path, checkpoint, work_dir,
                               show_dir)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
     return result_record(runner, metrics, config=config_path,
                        checkpoint=checkpoint)

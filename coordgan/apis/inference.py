@@ -25,6 +25,7 @@ from coordgan.datasets.transforms.loading import (read_npy_labels,
 from coordgan.models.algorithms.label_propagation import \
     LabelPropagationModel
 from coordgan.registry import MODELS, init_default_scope
+from coordgan.utils import check_checkpoint_fits
 
 ImageLike = Union[str, np.ndarray]
 
@@ -61,7 +62,8 @@ def init_model(config: Union[str, Config],
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'coordgan'))
-    model = MODELS.build(_propagation_model_cfg(cfg))
+    model_cfg = _propagation_model_cfg(cfg)
+    model = MODELS.build(model_cfg)
     if not isinstance(model, LabelPropagationModel):
         raise TypeError(f'{getattr(config, "filename", config)}: model type '
                         f'{type(model).__name__} is not a label-propagation '
@@ -71,6 +73,10 @@ def init_model(config: Union[str, Config],
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f'checkpoint {checkpoint!r} does not '
                                     'exist')
+        # Wrong stage, model or size: an error naming the file, not a
+        # half-loaded model.
+        check_checkpoint_fits(model_cfg, checkpoint, strict=True,
+                              used_as='init_model')
         load_checkpoint(model, checkpoint, map_location='cpu', strict=False)
     return model.to(device).eval()
 

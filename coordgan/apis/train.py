@@ -4,8 +4,22 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.runner import Runner
 
-from coordgan.registry import init_default_scope
+from coordgan.registry import RUNNERS, init_default_scope
+from coordgan.utils.config_check import validate_config
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The Runner of ``cfg``: ``RUNNERS.build`` if it names a ``runner_type``, else mmengine's.
+
+    mmengine's tools convention; coordgan's runtime names
+    ``CoordGANRunner`` (atomic checkpoints, resume from the newest
+    complete one, work_dir checked before training).
+    """
+    if cfg.get('runner_type') is None:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
 
 
 def prepare_train_config(cfg: Config,
@@ -14,9 +28,11 @@ def prepare_train_config(cfg: Config,
                          resume: Optional[str] = None) -> Config:
     """Set work_dir, AMP and resume on ``cfg`` and check its default scope.
 
-    ``resume='auto'`` resumes from the latest checkpoint in ``work_dir``;
-    any other value is a checkpoint path. AMP switches every optimizer
-    wrapper of the config (one per trained network) to ``AmpOptimWrapper``.
+    ``resume='auto'`` resumes from the newest complete checkpoint in
+    ``work_dir`` (with ``CoordGANRunner``; mmengine's Runner follows
+    ``last_checkpoint``); any other value is a checkpoint path. AMP
+    switches every optimizer wrapper of the config (one per trained
+    network) to ``AmpOptimWrapper``.
     """
     init_default_scope(cfg.get('default_scope', 'coordgan'))
     cfg.work_dir = work_dir
@@ -37,6 +53,9 @@ def prepare_train_config(cfg: Config,
     elif resume is not None:
         cfg.resume = True
         cfg.load_from = resume
+    # Unknown keys, wrong types and sizes, missing LPIPS weights and unfit
+    # checkpoints fail here, before the Runner builds anything.
+    validate_config(cfg, mode='train')
     return cfg
 
 

@@ -9,7 +9,8 @@ from coordgan.models.losses import (LPIPS, ChamferLoss, EdgeDistance,
                                     GANLoss, R1Regularization,
                                     TextureSwapLoss, WarpLoss, check_ramp,
                                     ramp_factor)
-from coordgan.models.losses.perceptual import TORCHVISION_FILES
+from coordgan.models.losses.perceptual import (TORCHVISION_FILES,
+                                             MissingBackboneError)
 from coordgan.ops import canonical_grid
 
 
@@ -193,21 +194,42 @@ def test_lpips_is_frozen_and_stays_in_eval_mode():
     assert float(lp(x, x).abs().max()) == 0
 
 
-def test_missing_backbone_warns_and_uses_a_seeded_stand_in(tmp_path,
-                                                           monkeypatch):
+def test_missing_backbone_is_an_error_naming_the_file_and_the_switch(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    wanted = tmp_path / 'hub' / 'checkpoints' / 'vgg16-397923af.pth'
+    with pytest.raises(MissingBackboneError) as info:
+        LPIPS()
+    msg = str(info.value)
+    assert f'the ImageNet vgg weights are not at {wanted}' in msg
+    assert 'allow_random_backbone=True' in msg
+    assert 'model.perceptual.allow_random_backbone=True' in msg
+    with pytest.raises(MissingBackboneError, match='vgg16-397923af.pth'):
+        LPIPS.preflight(dict(type='LPIPS'))
+    LPIPS.preflight(dict(type='LPIPS', allow_random_backbone=True))
+
+
+def test_allowed_stand_in_warns_and_is_seeded(tmp_path, monkeypatch):
     from coordgan.models.losses import perceptual
     logged = []
     monkeypatch.setattr(perceptual, 'print_log',
                         lambda msg, **kw: logged.append((msg, kw)))
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
-    a = LPIPS()
-    b = LPIPS()
-    assert 'stand-in' in a.backbone_source
+    a = LPIPS(allow_random_backbone=True)
+    b = LPIPS(allow_random_backbone=True)
+    assert a.backbone_source.startswith('seeded random stand-in')
     msg, kw = logged[0]
-    assert 'vgg16-397923af.pth' in msg and 'stand-in' in msg
+    assert msg.startswith('LPIPS backbone: seeded random stand-in (no weights '
+                          'at ')
+    assert 'vgg16-397923af.pth' in msg
     assert kw['level'] == 30  # WARNING
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
+    # Requested outright: said too, as information.
+    logged.clear()
+    LPIPS(random_backbone=True)
+    assert logged[0][0] == ('LPIPS backbone: seeded random stand-in '
+                            '(random_backbone=True)')
 
 
 def test_backbone_loads_from_torchvision_cache_file(tmp_path, monkeypatch):
@@ -220,8 +242,14 @@ def test_backbone_loads_from_torchvision_cache_file(tmp_path, monkeypatch):
     path = cache / TORCHVISION_FILES['vgg']
     torch.save(vgg.state_dict(), path)
 
+    from coordgan.models.losses import perceptual
+    logged = []
+    monkeypatch.setattr(perceptual, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
     lp = LPIPS()
     assert lp.backbone_source == str(path)
+    assert logged == [f'LPIPS backbone: ImageNet vgg weights from {path}']
+    LPIPS.preflight(dict(type='LPIPS'))  # the paper configs start
     # LPIPS keeps torchvision's layer numbers inside its slices.
     assert torch.equal(getattr(lp.model.net.slice1, '0').weight,
                        vgg.features[0].weight)

@@ -141,7 +141,10 @@ def test_test_tool_rejects_wrong_checkpoints_and_configs(benchmark):
     proc = run_tool('test.py', config, stage1, '--work-dir',
                     str(tmp / 'w1'))
     assert proc.returncode != 0
-    assert 'no encoder.* weights' in proc.stderr
+    # Said at start-up, naming the file and both stages.
+    assert f'{stage1} is a CoordGAN stage-1 checkpoint' in proc.stderr
+    assert 'needs an encoder-stage checkpoint' in proc.stderr
+    assert 'Traceback' not in proc.stderr
     proc = run_tool('test.py', config, '--work-dir', str(tmp / 'w2'))
     assert proc.returncode != 0
     assert 'no trained weights' in proc.stderr

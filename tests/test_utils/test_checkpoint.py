@@ -5,42 +5,23 @@ import pickle
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 from mmengine.logging import MessageHub
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (_load_checkpoint, load_checkpoint,
                                         save_checkpoint)
 
 import coordgan  # noqa: F401  registers the loader
-from coordgan.utils import load_local_checkpoint
-
-
-class ToyModel(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, mode='tensor'):
-        loss = self.linear(torch.stack(inputs)).pow(2).mean()
-        return dict(loss=loss) if mode == 'loss' else loss
+from coordgan.utils import (DamagedCheckpointError, checkpoint_kind,
+                            load_local_checkpoint)
+from helpers import ToyModel, toy_runner_args
 
 
 def runner(work_dir, resume=False, max_iters=2):
-    data = [dict(inputs=torch.randn(2)) for _ in range(4)]
     return Runner(
-        model=ToyModel(),
-        work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=data, sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=2, collate_fn=dict(type='pseudo_collate')),
-        optim_wrapper=dict(optimizer=dict(type='Adam', lr=0.01)),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        **toy_runner_args(work_dir, max_iters),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2,
                                            by_epoch=False)),
         resume=resume,
-        default_scope='coordgan',
         experiment_name=f'ckpt-{osp.basename(str(work_dir))}-{resume}')
 
 
@@ -103,3 +84,49 @@ def test_plain_weight_files_load_in_safe_mode(tmp_path, monkeypatch):
     assert modes == [True]
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         load_local_checkpoint(str(tmp_path / 'missing.pth'))
+
+
+@pytest.mark.parametrize('keep', [0, 0.1, 0.5, 0.99])
+def test_truncated_checkpoint_names_the_file(tmp_path, keep):
+    """A Runner checkpoint cut short (an interrupted save or copy): the file is named, not torch's zip reader."""
+    runner(tmp_path).train()
+    data = (tmp_path / 'iter_2.pth').read_bytes()
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(data[:int(len(data) * keep)])
+    for load in (lambda: load_local_checkpoint(str(cut)),
+                 lambda: load_local_checkpoint(str(cut), mmap=True),
+                 lambda: load_checkpoint(ToyModel(), str(cut))):
+        with pytest.raises(DamagedCheckpointError) as info:
+            load()
+        msg = str(info.value)
+        assert msg.startswith(f"checkpoint '{cut}' is truncated or damaged")
+        assert len(msg.splitlines()) == 1
+
+
+def test_damaged_checkpoint_stops_load_from_with_its_name(tmp_path):
+    runner(tmp_path / 'a').train()
+    data = (tmp_path / 'a' / 'iter_2.pth').read_bytes()
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(data[:len(data) // 3])
+    run = runner(tmp_path / 'b')
+    run._load_from = str(cut)
+    with pytest.raises(DamagedCheckpointError, match='cut.pth'):
+        run.load_or_resume()
+
+
+def test_legacy_format_checkpoints_load_with_mmap_requested(tmp_path):
+    path = tmp_path / 'legacy.pth'
+    torch.save({'w': torch.ones(2)}, path,
+               _use_new_zipfile_serialization=False)
+    assert torch.equal(load_local_checkpoint(str(path), mmap=True)['w'],
+                       torch.ones(2))
+
+
+def test_checkpoint_kinds_from_weight_names():
+    w = torch.zeros(1)
+    assert checkpoint_kind({'generator.a': w, 'generator_ema.a': w,
+                            'discriminator.b': w}) == 'stage-1'
+    assert checkpoint_kind({'encoder.a': w, 'generator.a': w}) == \
+        'encoder-stage'
+    assert checkpoint_kind({'extractor.a': w}) == 'label-propagation'
+    assert checkpoint_kind({'fc.weight': w}) == 'other'

@@ -1,7 +1,12 @@
+from .checkpoint_hook import AtomicCheckpointHook
+from .nonfinite_hook import NonFiniteLimitHook, NonFiniteLossError
+from .preemption_hook import PreemptionHook
 from .propagation_vis_hook import PropagationVisualizationHook
 from .structure_health_hook import StructureHealthHook
 from .swap_grid_hook import SwapGridHook
 
 __all__ = [
-    'PropagationVisualizationHook', 'StructureHealthHook', 'SwapGridHook'
+    'AtomicCheckpointHook', 'NonFiniteLimitHook', 'NonFiniteLossError',
+    'PreemptionHook', 'PropagationVisualizationHook', 'StructureHealthHook',
+    'SwapGridHook'
 ]

@@ -1,3 +1,11 @@
+from .checkpoint_files import (CheckpointSaveError, DamagedCheckpointError,
+                               RunError, WorkDirError, check_work_dir,
+                               checkpoint_problem, newest_complete_checkpoint)
+from .coordgan_runner import CoordGANRunner
 from .propagation_loop import LabelPropagationTestLoop
 
-__all__ = ['LabelPropagationTestLoop']
+__all__ = [
+    'CheckpointSaveError', 'CoordGANRunner', 'DamagedCheckpointError',
+    'LabelPropagationTestLoop', 'RunError', 'WorkDirError', 'check_work_dir',
+    'checkpoint_problem', 'newest_complete_checkpoint'
+]

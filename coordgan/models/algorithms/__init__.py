@@ -5,6 +5,7 @@ from .fine_tuning import (LoadReport, PartialPretrained, freeze_parameters,
                           load_matching_weights)
 from .label_propagation import (LabelPropagationModel,
                                 PropagationDataPreprocessor)
+from .nonfinite import SkipNonFiniteMixin, guarded_update
 from .random_stream import RandomStreamMixin
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     'half_life_momentum',
     'freeze_parameters', 'load_matching_weights', 'LoadReport',
     'PartialPretrained',
-    'LabelPropagationModel', 'PropagationDataPreprocessor', 'RandomStreamMixin'
+    'LabelPropagationModel', 'PropagationDataPreprocessor', 'RandomStreamMixin',
+    'SkipNonFiniteMixin', 'guarded_update'
 ]

@@ -15,6 +15,7 @@ from ..losses import BaseLoss, StepOutputs
 from .common import IMAGE_PREPROCESSOR, fp32, unwrap
 from .ema import HalfLifeEMA
 from .fine_tuning import freeze_parameters
+from .nonfinite import SkipNonFiniteMixin
 from .random_stream import RandomStreamMixin
 
 # The steps of one iteration (REFERENCE.md section 5), in order. Every
@@ -30,7 +31,7 @@ D_LOSS_WEIGHTINGS = ('as_generator', 'unit')
 
 
 @MODELS.register_module()
-class CoordGAN(RandomStreamMixin, BaseModel):
+class CoordGAN(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
     """CoordGAN with its image D, patch co-occurrence D, losses and generator EMA.
 
     Each iteration (:meth:`train_step`): D step (image + patch D), lazy R1
@@ -41,6 +42,11 @@ class CoordGAN(RandomStreamMixin, BaseModel):
     ``loss_<name>`` (``loss_<name>_d`` in the D step). The iteration counter
     is a buffer, so it is saved and resumed with the weights and handed
     explicitly to every loss weight.
+
+    An update whose loss terms or gradients hold a NaN or an infinity is
+    skipped (:class:`SkipNonFiniteMixin`: no optimizer step, gradients
+    zeroed, and no EMA update after a skipped G step), warned about and
+    counted as ``skipped_nonfinite``.
 
     All sampling (codes, noise, crops) draws from a per-iteration generator
     derived from the model's own random stream (:meth:`step_generator`),
@@ -184,14 +190,17 @@ class CoordGAN(RandomStreamMixin, BaseModel):
             raise ValueError(f'CoordGAN pairs images: the per-GPU batch size '
                              f'must be even, got {num}')
         gen = self.step_generator(real.device)
+        self.start_iteration()
         log = {}
         log.update(self.discriminator_step(real, it,
                                            optim_wrapper['discriminator'],
                                            gen))
         log.update(self.generator_step(num, real.device, it,
                                        optim_wrapper['generator'], gen))
-        self.update_ema(num * get_world_size())
+        if not self.skipped('generator'):
+            self.update_ema(num * get_world_size())
         self.iteration += 1
+        log.update(self.skip_log(real.device))
         return log
 
     def discriminator_step(self, real: torch.Tensor, it: int, optim_wrapper,
@@ -208,14 +217,14 @@ class CoordGAN(RandomStreamMixin, BaseModel):
             d_losses = self.step_losses('discriminator', step)
         log = {}
         if d_losses:
-            loss, log = self.parse_losses(d_losses)
-            optim_wrapper.update_params(loss)
+            log = self.update_or_skip('discriminator', it, optim_wrapper,
+                                      d_losses)
 
         with optim_wrapper.optim_context(d), fp32(real.device):
             reg = self.step_losses('regularizer', step)
         if reg:
-            reg_loss, reg_log = self.parse_losses(reg)
-            optim_wrapper.update_params(reg_loss)
+            reg_log = self.update_or_skip('regularizer', it, optim_wrapper,
+                                          reg)
             log.update({k: v for k, v in reg_log.items() if k != 'loss'})
         return {f'd_{k}' if k == 'loss' else k: v for k, v in log.items()}
 
@@ -242,9 +251,9 @@ class CoordGAN(RandomStreamMixin, BaseModel):
             for net, net_flags in zip(nets, flags):
                 for p, flag in zip(net.parameters(), net_flags):
                     p.requires_grad_(flag)
-        loss, log = self.parse_losses(g_losses)
-        optim_wrapper.update_params(loss)
-        log['g_loss'] = log.pop('loss')
+        log = self.update_or_skip('generator', it, optim_wrapper, g_losses)
+        if 'loss' in log:  # left out when non-finite
+            log['g_loss'] = log.pop('loss')
         # The structure branch's health: how far the batch's correspondence
         # maps differ, in pixels of the C^w grid (0 = collapsed).
         corr = fake.corr_map.detach()

@@ -9,9 +9,12 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from coordgan.ops import pair_swap, resize_to
 from coordgan.registry import ENCODERS, GENERATORS, LOSSES, MODELS
+from coordgan.utils import CheckpointError, checkpoint_kind
+from coordgan.utils.checkpoint import KIND_DESCRIPTIONS
 from ..generators import GeneratorOutput
 from ..losses import BaseLoss, StepOutputs
 from .common import IMAGE_PREPROCESSOR
+from .nonfinite import SkipNonFiniteMixin
 from .random_stream import RandomStreamMixin
 
 STAGE1_PREFIX = 'generator_ema.'
@@ -48,10 +51,13 @@ def load_stage1_generator(generator: nn.Module, path: str) -> None:
     weights = {k[len(STAGE1_PREFIX):]: v for k, v in state.items()
                if k.startswith(STAGE1_PREFIX) and k != EMA_STEPS_KEY}
     if not weights:
-        raise ValueError(
+        raise CheckpointError(
             f'{path}: not a CoordGAN stage-1 checkpoint (no '
             f'{STAGE1_PREFIX}* weights; keys start with '
-            f'{sorted({k.split(".")[0] for k in state})[:5]})')
+            f'{sorted({k.split(".")[0] for k in state})[:5]}): it is '
+            f'{KIND_DESCRIPTIONS[checkpoint_kind(state)]}. '
+            'model.generator_checkpoint takes the stage-1 checkpoint '
+            '(work_dirs/coordgan_*/iter_*.pth)')
     own = generator.state_dict()
     for key, value in weights.items():
         if key in own and own[key].shape != value.shape:
@@ -70,7 +76,7 @@ def load_stage1_generator(generator: nn.Module, path: str) -> None:
 
 
 @MODELS.register_module()
-class CoordGANInversion(RandomStreamMixin, BaseModel):
+class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
     """Trains an encoder E with G frozen: codes E(x) make G rebuild x.
 
     Losses are plug-ins of the ``'encoder'`` step, as in stage 1: every
@@ -81,6 +87,8 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
     (LPIPS) of x and G(E(x)); ``texture_swap``, LPIPS of x and G(w_s, W+ of
     the pair partner); latent consistency on generated samples,
     ``latent_code`` |w_s - w_s,E| and ``latent_coords`` |C^w - C^w_E|.
+    An update with a non-finite loss or gradient is skipped and counted
+    (:class:`SkipNonFiniteMixin`).
 
     Args:
         losses: loss configs by name; entries update :data:`DEFAULT_LOSSES`
@@ -182,6 +190,7 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
         gen = self.generator
         num, device = real.shape[0], real.device
         rng = self.step_generator(device)
+        self.start_iteration()
         with wrapper.optim_context(self.encoder):
             w_s, w_plus = self.encoder(self.encoder_input(real))
             rec = gen.synthesize(w_s, w_plus,
@@ -204,9 +213,10 @@ class CoordGANInversion(RandomStreamMixin, BaseModel):
                 for name, loss in self.losses.items()
                 if loss.active('encoder', step)
             }
-        loss, log = self.parse_losses(losses)
-        wrapper.update_params(loss)
+        log = self.update_or_skip('encoder', int(self.iteration), wrapper,
+                                  losses)
         self.iteration += 1
+        log.update(self.skip_log(device))
         return log
 
     def forward(self, inputs=None, data_samples=None, mode: str = 'tensor'):

@@ -6,6 +6,9 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from coordgan.ops import resize_to
 from coordgan.registry import ENCODERS, FEATURE_EXTRACTORS, GENERATORS
+from coordgan.utils import CheckpointError, checkpoint_kind
+from coordgan.utils.checkpoint import (ENCODER_STAGE, KIND_DESCRIPTIONS,
+                                       top_level_names)
 from .base import BaseCorrespondence
 
 _PARTS = ('encoder', 'generator')
@@ -49,12 +52,13 @@ class CoordGANCorrespondence(BaseCorrespondence):
         kept = {k: v for k, v in state.items() if k.split('.')[0] in _PARTS}
         for name in _PARTS:
             if not any(k.startswith(name + '.') for k in kept):
-                top = sorted({k.split('.')[0] for k in state})[:6]
-                raise ValueError(
-                    f'{source}: no {name}.* weights (top-level keys: {top}); '
-                    'expected a CoordGAN encoder-stage (CoordGANInversion) '
-                    'checkpoint such as work_dirs/coordgan-encoder_*/'
-                    'iter_*.pth')
+                kind = checkpoint_kind(state)
+                raise CheckpointError(
+                    f'{source}: no {name}.* weights (top-level keys: '
+                    f'{top_level_names(state)}): it is '
+                    f'{KIND_DESCRIPTIONS[kind]}; CoordGAN is evaluated with '
+                    f'{KIND_DESCRIPTIONS[ENCODER_STAGE]}, such as '
+                    'work_dirs/coordgan-encoder_*/iter_*.pth')
         self.weights_loaded = True
         return kept
 
@@ -70,7 +74,7 @@ class CoordGANCorrespondence(BaseCorrespondence):
             try:
                 getattr(self, name).load_state_dict(weights)
             except RuntimeError as err:
-                raise ValueError(
+                raise CheckpointError(
                     f'{path}: {name} weights do not fit the configured '
                     f'{name}: {err}') from None
 

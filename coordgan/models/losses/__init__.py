@@ -10,7 +10,7 @@ from .gan_losses import (AdversarialLoss, GANLoss, PatchR1Regularization,
                          discriminator_logistic_loss,
                          generator_nonsaturating_loss, patch_logits,
                          r1_penalty)
-from .perceptual import LPIPS
+from .perceptual import LPIPS, MissingBackboneError
 from .ramps import check_ramp, ramp_factor
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     'AdversarialLoss', 'GANLoss', 'PatchR1Regularization', 'R1Regularization',
     'StructureSwapLoss', 'discriminator_logistic_loss',
     'generator_nonsaturating_loss', 'patch_logits', 'r1_penalty', 'LPIPS',
+    'MissingBackboneError',
     'check_ramp', 'ramp_factor', 'InversionTextureSwapLoss', 'L1Distance',
     'LatentCodeLoss', 'LatentCoordsLoss', 'ReconstructionLoss'
 ]
