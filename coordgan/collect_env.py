@@ -9,7 +9,8 @@ import coordgan
 # Distributions mmengine's report leaves out (it has torch, torchvision,
 # OpenCV and MMEngine already).
 DISTRIBUTIONS = ('mmcv-lite', 'mmcv', 'lpips', 'numpy', 'opencv-python',
-                 'opencv-python-headless', 'pycocotools', 'terminaltables')
+                 'opencv-python-headless', 'pycocotools', 'pytorch-fid',
+                 'scipy', 'terminaltables')
 
 
 def collect_env() -> 'OrderedDict[str, str]':

@@ -131,3 +131,13 @@ def toy_runner_args(work_dir, max_iters=2) -> dict:
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=0.01)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_scope='coordgan')
+
+
+def raw_pixel_model(size=16):
+    """Label propagation by nearest raw-pixel colours at ``size``: a cheap model that needs no weights."""
+    return MODELS.build(dict(
+        type='LabelPropagationModel',
+        extractor=dict(type='RawPixelNearestNeighbour', input_size=size,
+                       tau=1e-4),
+        data_preprocessor=dict(type='PropagationDataPreprocessor',
+                               size=size)))

@@ -1,9 +1,10 @@
-"""Evaluate a model with mmengine's Runner: the label-propagation benchmark (REFERENCE.md section 9).
+"""Evaluate a model with mmengine's Runner: label propagation (REFERENCE.md section 9) or generation metrics (section 10).
 
     python tools/test.py configs/labelprop/coordgan_synthetic.py work_dirs/coordgan-encoder_synthetic/iter_2500.pth
     python tools/test.py configs/labelprop/resnet50_celeba.py        # weights from the config / $TORCH_HOME
     python tools/test.py CONFIG [CKPT] --out results.json --show-dir vis/
     bash tools/dist_test.sh CONFIG CKPT 8                             # 8 GPUs split the queries
+    python tools/test.py configs/eval_swap_synthetic.py work_dirs/coordgan_synthetic/iter_2000.pth  # swap LPIPS / FID
 """
 import argparse
 import json
@@ -15,7 +16,8 @@ from mmengine.dist import get_rank
 from coordgan.apis import (build_runner, init_cpu_distributed,
                            prepare_test_config, result_record,
                            shutdown_distributed)
-from coordgan.evaluation.report import per_class_table, summary_table
+from coordgan.evaluation.report import (generation_table, per_class_table,
+                                       summary_table)
 
 
 def parse_args():
@@ -59,6 +61,16 @@ def main():
     init_cpu_distributed(args.launcher)
     runner = build_runner(cfg)
     metrics = runner.test()
+    if cfg.test_cfg.get('type') == 'GenerationTestLoop':
+        if get_rank() == 0:
+            print(generation_table(metrics).table)
+            if args.out:
+                with open(args.out, 'w') as f:
+                    json.dump(dict(config=args.config,
+                                   checkpoint=args.checkpoint,
+                                   metrics=metrics), f, indent=2)
+        shutdown_distributed()
+        return
     if get_rank() == 0:
         record = result_record(runner, metrics, config=args.config,
                                checkpoint=args.checkpoint)

@@ -23,6 +23,13 @@ custom_hooks = [
     dict(type='StructureHealthHook', check_after=20000, interval=1000),
 ]
 
+# Scalars (through the LoggerHook) and swap grids (SwapGridHook) go to every
+# vis backend here. LocalVisBackend writes <work_dir>/<timestamp>/vis_data/;
+# for TensorBoard (pip install tensorboard) add
+# dict(type='TensorboardVisBackend') to the list (docs/visualization.md).
+visualizer = dict(
+    type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
+
 env_cfg = dict(
     cudnn_benchmark=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

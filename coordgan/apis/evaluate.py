@@ -5,8 +5,10 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from coordgan.evaluation.inception import check_inception_weights
 from coordgan.evaluation.report import make_record
 from coordgan.models.algorithms.common import unwrap
+from coordgan.models.losses.perceptual import LPIPS
 from coordgan.registry import init_default_scope
 from coordgan.utils.config_check import validate_config
 from .train import build_runner
@@ -44,10 +46,22 @@ def prepare_test_config(cfg: Config,
         else:
             hooks.append(dict(type=VIS_HOOK, draw=True, out_dir=show_dir))
         cfg.custom_hooks = hooks
+    check_metric_weights(cfg.test_evaluator)
     # Config typos and a checkpoint of the wrong stage, model or size fail
     # here, before the Runner builds anything.
     validate_config(cfg, mode='test')
     return cfg
+
+
+def check_metric_weights(evaluator) -> None:
+    """Raise FileNotFoundError naming the file if a generation metric's weights are missing."""
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [
+        evaluator]
+    for metric in metrics:
+        if metric.get('type') == 'FIDMetric':
+            check_inception_weights(metric.get('inception_weights'))
+        elif metric.get('type') == 'SwapLPIPSMetric':
+            LPIPS.preflight(dict(metric.get('lpips') or {}))
 
 
 def result_record(runner: Runner, metrics: dict, **extra) -> dict:
@@ -74,5 +88,8 @@ def run_test(config_path: str,
                               show_dir)
     runner = build_runner(cfg)
     metrics = runner.test()
+    if cfg.test_cfg.get('type') == 'GenerationTestLoop':
+        return dict(config=config_path, checkpoint=checkpoint,
+                    metrics=dict(metrics))
     return result_record(runner, metrics, config=config_path,
                        checkpoint=checkpoint)

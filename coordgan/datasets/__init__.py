@@ -1,4 +1,5 @@
 from .file_checks import BadFileError, BadSampleError
+from .generation import GenerationIndexDataset
 from .image_folder import ImageFolderDataset
 from .label_propagation import (SPLIT_PRESETS, LabelPropagationDataset,
                                 resolve_split)
@@ -9,7 +10,7 @@ from .synthetic_parts import PART_NAMES, SyntheticPartsDataset, render_sample
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'ImageFolderDataset', 'LabelPropagationDataset', 'SPLIT_PRESETS',
+    'GenerationIndexDataset', 'ImageFolderDataset', 'LabelPropagationDataset', 'SPLIT_PRESETS',
     'resolve_split', 'PART_NAMES', 'SyntheticPartsDataset',
     'render_sample', 'SegmentationFolderDataset', 'CelebAMaskHQDataset',
     'DatasetGANDataset', 'CELEBAMASK_HQ_CLASSES', 'DATASETGAN_FACE_CLASSES',

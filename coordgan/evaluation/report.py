@@ -92,3 +92,13 @@ def markdown_table(rows: Sequence[Sequence[str]]) -> str:
              '|' + '|'.join('---' for _ in rows[0]) + '|']
     lines += ['| ' + ' | '.join(r) + ' |' for r in rows[1:]]
     return '\n'.join(lines) + '\n'
+
+
+def generation_table(metrics: Dict[str, float]) -> AsciiTable:
+    """Generation metrics (swap LPIPS, FID), one row per metric key, as tools/test.py prints them."""
+    rows = [['metric', 'value']]
+    for key, value in metrics.items():
+        whole = isinstance(value, int) or float(value).is_integer()
+        text = str(int(value)) if whole else f'{value:.4f}'
+        rows.append([key, text])
+    return AsciiTable(rows, title='generation metrics')

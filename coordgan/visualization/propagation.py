@@ -155,13 +155,13 @@ def _tile(rows, side: int, separator: int) -> np.ndarray:
 def propagation_caption(with_descriptors: bool,
                         ref_indices: Optional[Sequence[int]] = None,
                         classes: Optional[Sequence[str]] = None,
-                        palette=None) -> str:
-    """What the rows, columns and colours of :func:`propagation_figure` mean, as text."""
+                        palette=None,
+                        file_name: str = 'query_<dataset index>.png') -> str:
+    """What the rows, columns and colours of :func:`propagation_figure` mean, as text; ``file_name`` names the figures."""
     columns = list(MASK_COLUMNS)
     if with_descriptors:
         columns += list(DESCRIPTOR_COLUMNS)
-    lines = ['Label propagation, one figure per query (query_<dataset '
-             'index>.png).',
+    lines = [f'Label propagation, one figure per query ({file_name}).',
              'Rows: one per reference'
              + (f' (dataset indices {list(ref_indices)}, top to bottom).'
                 if ref_indices is not None else ', in split order.'),

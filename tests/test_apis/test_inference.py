@@ -10,18 +10,8 @@ from mmengine.runner import Runner
 
 from coordgan.apis import (dense_correspondence, init_model, propagate_mask,
                            run_test)
-from coordgan.registry import MODELS
-from helpers import tiny_labelprop_config
+from helpers import raw_pixel_model, tiny_labelprop_config
 from metric_references import brute_force_metrics
-
-
-def raw_pixel_model(size=16):
-    return MODELS.build(dict(
-        type='LabelPropagationModel',
-        extractor=dict(type='RawPixelNearestNeighbour', input_size=size,
-                       tau=1e-4),
-        data_preprocessor=dict(type='PropagationDataPreprocessor',
-                               size=size)))
 
 
 def test_dense_correspondence_finds_a_known_shift():

@@ -75,6 +75,13 @@ def test_swap_grid_is_written(tmp_path):
     # 2 structure rows, 1 map column + 3 texture columns, 16 px tiles
     assert img.shape == (2 * 16, 4 * 16, 3)
     assert img.std() > 0
+    # The same grids and the losses reach the config's vis backend
+    # (default_runtime.py: LocalVisBackend under <work_dir>/<timestamp>/).
+    vis_data = osp.join(runner.log_dir, 'vis_data')
+    sent = cv2.imread(osp.join(vis_data, 'vis_image', 'swap_grid_4.png'))
+    assert sent is not None and (sent == img).all()
+    with open(osp.join(vis_data, 'scalars.json')) as f:
+        assert 'loss' in f.readline()
     assert (tmp_path / 'iter_4.pth').is_file()
     assert runner.iter == 4
 

@@ -19,7 +19,10 @@ class SwapGridHook(Hook):
     """Every ``interval`` iterations (and at the end) writes ``<work_dir>/vis/swap_grid_iter_<n>.png``.
 
     Rows share the structure code, columns the texture code, the first
-    column is the colour-coded correspondence map. Codes are fixed by
+    column is the colour-coded correspondence map. The grid also goes to
+    ``runner.visualizer.add_image('swap_grid', step=<iteration>)``, so the
+    config's vis backends (``LocalVisBackend``, ``TensorboardVisBackend``)
+    show it beside the loss curves. Codes are fixed by
     ``seed`` so that grids of one run are comparable over time.
     ``panel_size`` enlarges each panel to that many pixels (nearest).
     """
@@ -71,6 +74,11 @@ class SwapGridHook(Hook):
             np.uint8)
         if not cv2.imwrite(path, img[..., ::-1]):
             raise OSError(f'could not write {path}')
+        # Every vis backend of the config (local files, TensorBoard) gets
+        # the grid too, one image per iteration under one name.
+        visualizer = getattr(runner, 'visualizer', None)
+        if visualizer is not None:
+            visualizer.add_image('swap_grid', img, step=iteration)
         return path
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
