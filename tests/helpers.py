@@ -141,3 +141,29 @@ def raw_pixel_model(size=16):
                        tau=1e-4),
         data_preprocessor=dict(type='PropagationDataPreprocessor',
                                size=size)))
+
+
+def benchmark_items(config):
+    """A labelprop config's test set: (dataset, images as (H, W, 3) uint8, masks)."""
+    from coordgan.registry import DATASETS
+    dataset = DATASETS.build(Config.fromfile(config).test_dataloader.dataset)
+    items = [dataset.dataset[i] for i in range(len(dataset.dataset))]
+    images = [it['inputs'].permute(1, 2, 0).numpy() for it in items]
+    masks = [it['data_samples']['gt_seg_map'].numpy() for it in items]
+    return dataset, images, masks
+
+
+def propagation_scores_by_hand(model, config):
+    """(paper IoU, mIoU) of propagate_mask's masks for every reference-query pair, scored by brute force."""
+    from coordgan.apis import propagate_mask
+    from metric_references import brute_force_metrics
+    dataset, images, masks = benchmark_items(config)
+    num_classes = len(dataset.metainfo['classes'])
+    pairs = []
+    for r in dataset.reference_indices:
+        preds = propagate_mask(model, images[r], masks[r],
+                               [images[q] for q in dataset.query_indices],
+                               num_classes=num_classes)
+        pairs += [(p, masks[q], r)
+                  for p, q in zip(preds, dataset.query_indices)]
+    return brute_force_metrics(pairs, num_classes)

@@ -10,8 +10,8 @@ from mmengine.runner import Runner
 
 from coordgan.apis import (dense_correspondence, init_model, propagate_mask,
                            run_test)
-from helpers import raw_pixel_model, tiny_labelprop_config
-from metric_references import brute_force_metrics
+from helpers import (benchmark_items, propagation_scores_by_hand,
+                     raw_pixel_model, tiny_labelprop_config)
 
 
 def test_dense_correspondence_finds_a_known_shift():
@@ -91,29 +91,6 @@ def test_resized_masks_read_the_label_at_each_pixel_centre(src, dst):
             assert out[i, j] in allowed, (i, j)
 
 
-def direct_path_items(config):
-    """The test set of a labelprop config as (images HWC, masks, dataset)."""
-    from coordgan.registry import DATASETS
-    dataset = DATASETS.build(Config.fromfile(config).test_dataloader.dataset)
-    items = [dataset.dataset[i] for i in range(len(dataset.dataset))]
-    images = [it['inputs'].permute(1, 2, 0).numpy() for it in items]
-    masks = [it['data_samples']['gt_seg_map'].numpy() for it in items]
-    return images, masks, dataset
-
-
-def direct_path_scores(model, images, masks, dataset):
-    """propagate_mask from each reference to every query, scored by brute force."""
-    classes = dataset.metainfo['classes']
-    pairs = []
-    for r in dataset.reference_indices:
-        preds = propagate_mask(model, images[r], masks[r],
-                               [images[q] for q in dataset.query_indices],
-                               num_classes=len(classes))
-        pairs += [(p, masks[q], r)
-                  for p, q in zip(preds, dataset.query_indices)]
-    return brute_force_metrics(pairs, len(classes))
-
-
 def test_runner_path_equals_a_direct_call(tmp_path):
     config, ckpt, _ = tiny_labelprop_config(tmp_path, num_samples=9,
                                             img_size=16)
@@ -124,13 +101,13 @@ def test_runner_path_equals_a_direct_call(tmp_path):
 
     # Direct: the apis on the same images, scored by brute force.
     model = init_model(config, ckpt)
-    images, masks, dataset = direct_path_items(config)
-    classes = dataset.metainfo['classes']
-    paper, standard = direct_path_scores(model, images, masks, dataset)
+    paper, standard = propagation_scores_by_hand(model, config)
     assert metrics['propagation/IoU'] == pytest.approx(paper)
     assert metrics['propagation/mIoU'] == pytest.approx(standard)
 
     # The checkpoint was used: a model without it predicts differently.
+    dataset, images, masks = benchmark_items(config)
+    classes = dataset.metainfo['classes']
     fresh = init_model(config)
     other = propagate_mask(fresh, images[0], masks[0],
                            [images[q] for q in dataset.query_indices],
@@ -164,8 +141,7 @@ def test_runner_path_equals_a_direct_call_on_a_model_that_finds_parts(
     metrics = run_test(config, work_dir=str(tmp_path / 'work'))['metrics']
     model = init_model(config)
     assert model.size == 128  # evaluation grid S = the images' grid
-    images, masks, dataset = direct_path_items(config)
-    paper, standard = direct_path_scores(model, images, masks, dataset)
+    paper, standard = propagation_scores_by_hand(model, config)
     assert paper > 1.0  # foreground parts found: a comparison that can fail
     assert metrics['propagation/IoU'] == pytest.approx(paper)
     assert metrics['propagation/mIoU'] == pytest.approx(standard)

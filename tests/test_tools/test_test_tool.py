@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from helpers import tiny_labelprop_config
+from helpers import (benchmark_items, propagation_scores_by_hand,
+                     tiny_labelprop_config)
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 
@@ -28,35 +29,10 @@ def run_tool(script, *args, launcher=None):
                                    OMP_NUM_THREADS='1'))
 
 
-def benchmark_items(config):
-    """The config's test set: (dataset, images as (H, W, 3) uint8, masks)."""
-    from mmengine import Config
-
-    from coordgan.registry import DATASETS
-    dataset = DATASETS.build(Config.fromfile(config).test_dataloader.dataset)
-    images, masks = [], []
-    for i in range(len(dataset.dataset)):
-        item = dataset.dataset[i]
-        images.append(item['inputs'].permute(1, 2, 0).numpy())
-        masks.append(item['data_samples']['gt_seg_map'].numpy())
-    return dataset, images, masks
-
-
 def scores_by_hand(config, ckpt):
     """(paper IoU, mIoU) of propagate_mask's masks for every reference-query pair of the config's test set."""
-    from coordgan.apis import init_model, propagate_mask
-    from metric_references import brute_force_metrics
-    model = init_model(config, ckpt)
-    dataset, images, masks = benchmark_items(config)
-    num_classes = len(dataset.metainfo['classes'])
-    pairs = []
-    for r in dataset.reference_indices:
-        preds = propagate_mask(model, images[r], masks[r],
-                               [images[q] for q in dataset.query_indices],
-                               num_classes=num_classes)
-        pairs += [(p, masks[q], r)
-                  for p, q in zip(preds, dataset.query_indices)]
-    return brute_force_metrics(pairs, num_classes)
+    from coordgan.apis import init_model
+    return propagation_scores_by_hand(init_model(config, ckpt), config)
 
 
 def copy_scores_by_hand(config):
