@@ -4,8 +4,9 @@
 # $TORCH_HOME/hub/checkpoints/vgg16-397923af.pth) and FID of the 5000
 # G(s, t) against the training images. The paper's FID uses 10k generated
 # images: --cfg-options num_pairs=10000 test_dataloader.dataset.num_samples=10000
-# The FID Inception weights are read from inception_weights (never
-# downloaded); docs/evaluation.md says where to get the file.
+# The FID Inception weights and ArcFace's IR-SE50 (pSp's model_ir_se50.pth)
+# are read from local files (never downloaded); docs/evaluation.md says where
+# to get them.
 _base_ = ['./coordgan_celeba.py', './_base_/generation_eval.py']
 
 num_pairs = 5000
@@ -22,4 +23,6 @@ test_evaluator = [
          inception_weights='checkpoints/pt_inception-2015-12-05-6726825d.pth',
          real_size=128,
          cache_dir='work_dirs/fid_cache'),
+    dict(type='ArcFaceIdentityMetric',
+         arcface_weights='checkpoints/model_ir_se50.pth'),
 ]

@@ -109,10 +109,10 @@ def run_generation_config(cfg, model):
     samples = [dict(index=i, image=image[i], texture_swap=tex[i],
                     structure_swap=struct[i]) for i in range(2)]
     for metric_cfg in copy.deepcopy(cfg.test_evaluator):
-        if metric_cfg['type'] == 'FIDMetric':
-            # Inception weights and real images are not here; FID runs on
-            # test-made weights in tests/test_evaluation.
-            assert METRICS.get('FIDMetric')
+        if metric_cfg['type'] in ('FIDMetric', 'ArcFaceIdentityMetric'):
+            # Inception / IR-SE50 weights and real images are not here;
+            # these metrics run on test-made weights in tests/test_evaluation.
+            assert METRICS.get(metric_cfg['type'])
             continue
         if 'lpips' in metric_cfg:
             metric_cfg['lpips']['random_backbone'] = True

@@ -5,6 +5,7 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from coordgan.evaluation.arcface import check_arcface_weights
 from coordgan.evaluation.inception import check_inception_weights
 from coordgan.evaluation.report import make_record
 from coordgan.models.algorithms.common import unwrap
@@ -60,6 +61,8 @@ def check_metric_weights(evaluator) -> None:
     for metric in metrics:
         if metric.get('type') == 'FIDMetric':
             check_inception_weights(metric.get('inception_weights'))
+        elif metric.get('type') == 'ArcFaceIdentityMetric':
+            check_arcface_weights(metric.get('arcface_weights'))
         elif metric.get('type') == 'SwapLPIPSMetric':
             LPIPS.preflight(dict(metric.get('lpips') or {}))
 

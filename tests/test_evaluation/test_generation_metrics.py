@@ -13,6 +13,7 @@ from PIL import Image
 
 from coordgan.engine.runner import sample_codes, swap_triplets
 from coordgan.evaluation import FIDMetric, SwapLPIPSMetric, frechet_distance
+from coordgan.evaluation.arcface import MissingArcFaceWeightsError
 from coordgan.evaluation.inception import (FID_WEIGHTS_FILE,
                                            MissingInceptionWeightsError,
                                            build_fid_inception_v3)
@@ -321,3 +322,12 @@ def test_missing_weights_stop_tools_test_before_building(tmp_path):
                        match=cfg.test_evaluator[1].inception_weights):
         prepare_test_config(cfg, path, work_dir=str(tmp_path))
     assert issubclass(MissingBackboneError, FileNotFoundError)
+    # With the Inception file in place, the missing IR-SE50 is named next.
+    inception = tmp_path / 'inception.pth'
+    inception.write_bytes(b'')
+    cfg.test_evaluator[1].inception_weights = str(inception)
+    arcface = [m for m in cfg.test_evaluator
+               if m.type == 'ArcFaceIdentityMetric'][0]
+    arcface.arcface_weights = str(tmp_path / 'model_ir_se50.pth')
+    with pytest.raises(MissingArcFaceWeightsError, match='model_ir_se50'):
+        prepare_test_config(cfg, path, work_dir=str(tmp_path))

@@ -9,3 +9,6 @@ __all__ = [
     'LabelPropagationMetric', 'pair_statistics', 'paper_iou', 'standard_iou',
     'FIDMetric', 'feature_statistics', 'frechet_distance', 'SwapLPIPSMetric'
 ]
+from .identity import ArcFaceIdentityMetric  # noqa: E402
+
+__all__ += ['ArcFaceIdentityMetric']

@@ -12,6 +12,15 @@ from coordgan.registry import LOSSES, METRICS
 SWAP_KEYS = {'texture': 'texture_swap', 'structure': 'structure_swap'}
 
 
+def checked_swaps(metric: str, swaps: Sequence[str]) -> tuple:
+    """``swaps`` as a tuple if a non-empty subset of SWAP_KEYS, else a ValueError naming ``metric``."""
+    unknown = [s for s in swaps if s not in SWAP_KEYS]
+    if unknown or not swaps:
+        raise ValueError(f'{metric} swaps must be a non-empty subset of '
+                         f'{sorted(SWAP_KEYS)}, got {list(swaps)}')
+    return tuple(swaps)
+
+
 @METRICS.register_module()
 class SwapLPIPSMetric(BaseMetric):
     """Mean LPIPS between each sample's ``image`` G(s, t) and its swaps.
@@ -34,12 +43,7 @@ class SwapLPIPSMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
-        unknown = [s for s in swaps if s not in SWAP_KEYS]
-        if unknown or not swaps:
-            raise ValueError(f'SwapLPIPSMetric swaps must be a non-empty '
-                             f'subset of {sorted(SWAP_KEYS)}, got '
-                             f'{list(swaps)}')
-        self.swaps = tuple(swaps)
+        self.swaps = checked_swaps(type(self).__name__, swaps)
         self.lpips = LOSSES.build(lpips or dict(type='LPIPS', net='vgg'))
 
     @torch.no_grad()
