@@ -1,5 +1,6 @@
 """The correspondence kind for label propagation: per-pixel descriptors and how to compare them."""
 from abc import ABCMeta, abstractmethod
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -24,6 +25,10 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
 
     #: Whether the weights are random stand-ins (tables say so).
     random_weights = False
+    #: Query positions per chunk of the affinity in :meth:`propagate` and
+    #: :meth:`match` (None: sized to ~8 MiB on CPU, ~32 MiB on GPU); speed
+    #: and memory only, same results (benchmarks/labelprop.py sweeps it).
+    chunk_size: Optional[int] = None
 
     def __init__(self, input_size: int = 128, tau: float = 0.01,
                  squared: bool = False):
@@ -56,7 +61,7 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
             query.flatten(2).transpose(1, 2).float(),
             ref.flatten(2).transpose(1, 2).float(),
             ref_labels.flatten(2).transpose(1, 2).float(), self.tau,
-            self.squared)
+            self.squared, self.chunk_size)
         return out.transpose(1, 2).reshape(b, -1, h, w)
 
     def match(self, query: torch.Tensor, ref: torch.Tensor):
@@ -70,6 +75,7 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
         ref_w = ref.shape[-1]
         index, prob = nearest_matches(
             query.flatten(2).transpose(1, 2).float(),
-            ref.flatten(2).transpose(1, 2).float(), self.tau, self.squared)
+            ref.flatten(2).transpose(1, 2).float(), self.tau, self.squared,
+            self.chunk_size)
         pos = torch.stack([index % ref_w, index // ref_w], -1)
         return pos.float().reshape(b, h, w, 2), prob.float().reshape(b, h, w)
