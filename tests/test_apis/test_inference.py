@@ -173,3 +173,29 @@ def test_init_model_accepts_an_encoder_stage_config(tmp_path):
     torch.testing.assert_close(
         model.extractor.encoder.state_dict()['trunk.0.0.weight'],
         state['state_dict']['encoder.trunk.0.0.weight'])
+
+
+def test_coordgan_extractor_reads_cw_at_map_size(tmp_path):
+    """map_size: descriptors are the warper read on the finer grid, and matches land on it."""
+    _, ckpt, _ = tiny_labelprop_config(tmp_path)
+    from tiny_configs import tiny_model
+    cfg = Config.fromfile('configs/coordgan-encoder_synthetic.py')
+    cfg.model = tiny_model(cfg.model.to_dict())
+    model = init_model(cfg, ckpt)
+    extractor = model.extractor
+    grid = extractor.generator.grid_size
+    images = torch.rand(2, 3, extractor.input_size,
+                        extractor.input_size) * 2 - 1
+    coarse = extractor.describe(images)
+    extractor.map_size = 2 * grid
+    fine = extractor.describe(images)
+    assert coarse.shape[-1] == grid and fine.shape[-1] == 2 * grid
+    w_s = extractor.encoder(images).w_s
+    torch.testing.assert_close(fine, extractor.generator.warp(w_s, 2 * grid))
+    # Every other fine point averages (2 x 2 blocks) to about the coarse map:
+    # the finer grid reads the same warp between its points.
+    blocks = fine.reshape(2, 2, grid, 2, grid, 2).mean((3, 5))
+    assert (blocks - coarse).abs().mean() < 0.1 * coarse.std()
+    with pytest.raises(ValueError, match='map_size'):
+        type(extractor)(encoder=cfg.model.encoder, generator=cfg.model.generator,
+                        map_size=1, random_weights=True)

@@ -166,3 +166,21 @@ def test_without_noise_inputs_the_picture_is_a_function_of_the_codes():
         conv.noise.weight.data.fill_(1.0)
     assert not torch.equal(with_noise(z_s, z_t).image,
                            with_noise(z_s, z_t).image)
+
+
+
+def test_warp_reads_the_warper_on_a_finer_grid():
+    """warp(w_s, size): the warper at the resampled pixel centres; its own grid when size is the grid's."""
+    from coordgan.ops import resampled_grid
+    torch.manual_seed(0)
+    gen = narrow(grid_size=16, out_size=64).eval()
+    w_s = gen.map_structure(torch.randn(2, 16))
+    assert torch.equal(gen.warp(w_s, 16), gen.warp(w_s))
+    fine = gen.warp(w_s, 32)
+    assert fine.shape == (2, 2, 32, 32)
+    grid = resampled_grid(16, 32)
+    # Position by position: the warper is applied to each fine point alone.
+    for i, j in [(0, 0), (7, 20), (31, 31)]:
+        point = grid[:, :, i:i + 1, j:j + 1]
+        torch.testing.assert_close(fine[:, :, i, j],
+                                   gen.warper(w_s, point)[:, :, 0, 0])

@@ -23,6 +23,11 @@ class CoordGANCorrespondence(BaseCorrespondence):
     through the Runner (see :meth:`adapt_checkpoint`), or ``checkpoint=``
     loads it at build time. Evaluating without weights is an error unless
     ``random_weights=True`` (then tables say so).
+
+    ``map_size`` reads C^w on a finer grid than the generator's (the warper
+    is a function of canonical position; REFERENCE.md section 9 compares
+    C^w at its own 128 points): on a 32-point model, matching at 64 places
+    a match within a quarter of a 32-grid cell instead of a half.
     """
 
     requires_checkpoint = True
@@ -30,8 +35,13 @@ class CoordGANCorrespondence(BaseCorrespondence):
     def __init__(self, encoder: dict, generator: dict,
                  checkpoint: Optional[str] = None, input_size: int = 128,
                  tau: float = 0.01, squared: bool = False,
-                 random_weights: bool = False):
+                 random_weights: bool = False,
+                 map_size: Optional[int] = None):
         super().__init__(input_size, tau, squared)
+        if map_size is not None and map_size < 2:
+            raise ValueError(f'CoordGANCorrespondence: map_size must be >= 2 '
+                             f'or None (the generator grid), got {map_size}')
+        self.map_size = map_size
         self.encoder = ENCODERS.build(encoder)
         self.generator = GENERATORS.build(generator)
         self.random_weights = bool(random_weights)
@@ -80,4 +90,4 @@ class CoordGANCorrespondence(BaseCorrespondence):
 
     def describe(self, images: torch.Tensor) -> torch.Tensor:
         images = resize_to(images, self.encoder.in_size)
-        return self.generator.warp(self.encoder(images).w_s)
+        return self.generator.warp(self.encoder(images).w_s, self.map_size)

@@ -47,8 +47,9 @@ class BaseGenerator(nn.Module, metaclass=ABCMeta):
         """(B, z_dim) noise -> (B, style_dim) texture code w_t."""
 
     @abstractmethod
-    def warp(self, w_s: torch.Tensor) -> torch.Tensor:
-        """(B, style_dim) w_s -> C^w (B, 2, G, G) in [-1, 1]."""
+    def warp(self, w_s: torch.Tensor, size: Optional[int] = None
+             ) -> torch.Tensor:
+        """(B, style_dim) w_s -> C^w (B, 2, G, G) in [-1, 1]; ``size``: C^w read at the pixel centres of a ``size`` x ``size`` grid instead (for matching below one cell)."""
 
     @abstractmethod
     def synthesize(self,

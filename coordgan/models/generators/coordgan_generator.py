@@ -4,7 +4,7 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from coordgan.ops import canonical_grid
+from coordgan.ops import canonical_grid, resampled_grid
 from coordgan.registry import GENERATORS, WARPERS
 from ..layers import FourierFeatures, MappingNetwork, StyledConv, ToRGB
 from .base import BaseGenerator, GeneratorOutput
@@ -209,8 +209,14 @@ class CoordGANGenerator(BaseGenerator):
     def map_texture(self, z_t: torch.Tensor) -> torch.Tensor:
         return self.texture_mapping(z_t)
 
-    def warp(self, w_s: torch.Tensor) -> torch.Tensor:
-        return self.warper(w_s, self.grid)
+    def warp(self, w_s: torch.Tensor, size: Optional[int] = None
+             ) -> torch.Tensor:
+        """(B, style_dim) -> C^w (B, 2, G, G); ``size``: read on a ``size``-pixel grid instead (test time, see resampled_grid)."""
+        if size is None or size == self.grid_size:
+            return self.warper(w_s, self.grid)
+        return self.warper(
+            w_s, resampled_grid(self.grid_size, size, self.grid.device,
+                                self.grid.dtype))
 
     def synthesize(self,
                    w_s: torch.Tensor,
