@@ -32,13 +32,18 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
 import torch
+
+# The shared helpers beside this script, whether it runs as a script or is
+# loaded from its path (the tests).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure import (current_memory, peak_memory, reset_peak,  # noqa: E402
+                     synchronize)
 
 DEFAULT_CONFIGS = ('configs/labelprop/coordgan_synthetic.py',
                    'configs/labelprop/coordgan_celeba.py')
@@ -104,45 +109,6 @@ def resolved_chunk(model, batch, device):
 
 
 # ------------------------------------------------------------- measurement
-def reset_peak(device):
-    """A new high-water mark from here (the build and references not counted)."""
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-        return
-    try:  # Linux >= 4.0: writing '5' resets the peak RSS (VmHWM).
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except OSError:
-        pass  # then the peak may include the build
-
-
-def peak_memory(device):
-    """Peak RSS (CPU) or max allocated (CUDA) since reset_peak, bytes."""
-    if device.type == 'cuda':
-        return torch.cuda.max_memory_allocated(device)
-    try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def current_memory(device):
-    """RSS (CPU) or allocated (CUDA) now, bytes."""
-    if device.type == 'cuda':
-        return torch.cuda.memory_allocated(device)
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-
-def synchronize(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def measure(config, batch, chunk, device, repeats, warmup, num_classes=None,
             matches=True):
     """One setting, in this process: queries/s, ms/query, memory per query."""

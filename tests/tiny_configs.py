@@ -41,7 +41,8 @@ TINY_KWARGS = {
     'LPIPS': dict(random_backbone=True),
     'CopyReferenceMask': dict(input_size=16),
     'RawPixelNearestNeighbour': dict(input_size=16),
-    'CoordGANCorrespondence': dict(input_size=16),
+    # map_size: the configs' finer C^w (64) would exceed the 16 px eval size.
+    'CoordGANCorrespondence': dict(input_size=16, map_size=None),
     # ResNet-50 widths are fixed; tests never have the released weights.
     'ResNet50Features': dict(input_size=32, random_weights=True),
     'MoCoFeatures': dict(input_size=32, random_weights=True),

@@ -16,7 +16,13 @@ default_hooks = dict(
     preemption=dict(type='PreemptionHook'),
     # Updates with NaN / inf losses or gradients are skipped by the models;
     # this many bad iterations in a row stop the run (0: never).
-    nonfinite=dict(type='NonFiniteLimitHook', max_consecutive=20))
+    nonfinite=dict(type='NonFiniteLimitHook', max_consecutive=20),
+    # CPU runs: warns when other processes compete for the cores the torch
+    # threads need (2 threads on a busy 2-core machine ran 3-13x slower;
+    # docs/benchmarks.md). adapt_threads=True also drops to the free cores,
+    # at the cost of bit-for-bit reproducibility; off here.
+    cpu_contention=dict(type='CPUContentionHook', first_check=20,
+                        interval=500))
 custom_hooks = [
     dict(type='SwapGridHook', interval=5000),
     # Warns if C^w stops varying between structure codes after the warm-ups.

@@ -4,7 +4,11 @@ import contextlib
 import torch
 
 # Target size of one (B, chunk, Nr) scratch matrix when chunk_size is None.
-_CHUNK_BYTES = {'cpu': 8 * 2**20}
+# CUDA: label propagation of the 128 model at batch 8 runs at 6.8 queries/s
+# with 32 MiB chunks (64 rows) and 16.0 with 512 MiB (1024 rows); bigger
+# chunks gain nothing more (17.1 with the whole affinity) and cost memory
+# (docs/benchmarks.md, one H200).
+_CHUNK_BYTES = {'cpu': 8 * 2**20, 'cuda': 512 * 2**20}
 _DEFAULT_CHUNK_BYTES = 32 * 2**20
 
 
@@ -14,7 +18,7 @@ def compute_dtype(*tensors):
 
 
 def default_chunk_size(batch, cols, dtype, device=None):
-    """-> number of rows so that one (batch, rows, cols) tensor of dtype is about 8 MiB (CPU) or 32 MiB."""
+    """-> number of rows so that one (batch, rows, cols) tensor of dtype is about 8 MiB (CPU), 512 MiB (CUDA) or 32 MiB."""
     # On the CPU, 8 MiB chunks measured both faster and smaller than 32 MiB
     # ones (benchmarks/bench_soft_correspondence.py); GPUs like bigger ones.
     target = _CHUNK_BYTES.get(torch.device(device or 'cpu').type, _DEFAULT_CHUNK_BYTES)

@@ -397,3 +397,32 @@ def test_coordgan_b_generator_and_cycle_loss_train():
     assert log['loss_cycle'] > 0
     assert changed(before, model.generator.backward_warper)
     assert hasattr(model.generator_ema.module, 'backward_warper')
+
+
+@pytest.mark.parametrize('squared', [False, True])
+def test_dense_and_chunked_correspondence_losses_agree(squared):
+    # The dense option keeps the authors' (N, N) formulation; it must give
+    # the chunked default's loss and gradients, here on 8x8 maps with
+    # chunks of 5 query rows (several chunks, a ragged last one).
+    rng = torch.Generator().manual_seed(3)
+    maps = torch.rand(4, 2, 8, 8, generator=rng,
+                      dtype=torch.float64) * 2 - 1
+    imgs = torch.rand(4, 3, 16, 16, generator=rng, dtype=torch.float64)
+    grid = canonical_grid(8).double()
+    results = {}
+    for implementation in ('chunked', 'dense'):
+        m = maps.clone().requires_grad_()
+        x = imgs.clone().requires_grad_()
+        warp = WarpLoss(tau=0.05, squared=squared, chunk_size=5,
+                        implementation=implementation)
+        cham = ChamferLoss(squared=squared, implementation=implementation)
+        value = warp(x, m, l1) + 0.7 * cham(m, grid)
+        value.backward()
+        results[implementation] = (value.detach(), m.grad, x.grad)
+    for chunked, dense in zip(results['chunked'], results['dense']):
+        torch.testing.assert_close(chunked, dense, rtol=1e-9, atol=1e-12)
+    assert results['dense'][1].abs().sum() > 0
+    assert results['dense'][2].abs().sum() > 0
+    for cls in (WarpLoss, ChamferLoss):
+        with pytest.raises(ValueError, match=r"\('chunked', 'dense'\)"):
+            cls(implementation='sparse')

@@ -4,6 +4,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from torch.profiler import record_function
 from mmengine.dist import get_world_size
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
@@ -28,6 +29,11 @@ STEPS = ('discriminator', 'regularizer', 'generator')
 # swap (so it is off while that weight is 0); 'unit' (the paper) weights both
 # 1 from the first iteration.
 D_LOSS_WEIGHTINGS = ('as_generator', 'unit')
+
+
+def profiled(name: str) -> record_function:
+    """A profiler range ``coordgan/<name>`` (benchmarks/train_step.py's breakdown; ~free unprofiled)."""
+    return record_function(f'coordgan/{name}')
 
 
 @MODELS.register_module()
@@ -153,11 +159,13 @@ class CoordGAN(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
                     step: StepOutputs) -> Dict[str, torch.Tensor]:
         """Weighted values of the configured losses of ``phase`` that are active in ``step``."""
         suffix = '_d' if phase == 'discriminator' else ''
-        return {
-            f'loss_{name}{suffix}': loss.weighted(phase, step)
-            for name, loss in self.losses.items()
-            if phase in loss.phases and loss.active(phase, step)
-        }
+        values = {}
+        for name, loss in self.losses.items():
+            if phase in loss.phases and loss.active(phase, step):
+                with profiled(f'loss_{name}{suffix}'):
+                    values[f'loss_{name}{suffix}'] = loss.weighted(phase,
+                                                                   step)
+        return values
 
     def regularization_interval(self,
                                 modules: Sequence[str]) -> Optional[int]:
@@ -192,13 +200,15 @@ class CoordGAN(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
         gen = self.step_generator(real.device)
         self.start_iteration()
         log = {}
-        log.update(self.discriminator_step(real, it,
-                                           optim_wrapper['discriminator'],
-                                           gen))
-        log.update(self.generator_step(num, real.device, it,
-                                       optim_wrapper['generator'], gen))
+        with profiled('discriminator_step'):
+            log.update(self.discriminator_step(
+                real, it, optim_wrapper['discriminator'], gen))
+        with profiled('generator_step'):
+            log.update(self.generator_step(num, real.device, it,
+                                           optim_wrapper['generator'], gen))
         if not self.skipped('generator'):
-            self.update_ema(num * get_world_size())
+            with profiled('ema'):
+                self.update_ema(num * get_world_size())
         self.iteration += 1
         log.update(self.skip_log(real.device))
         return log
@@ -208,7 +218,7 @@ class CoordGAN(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
         """D step: the D-side losses (one update), then the due lazy regularizers (another)."""
         d, patch_d = self.discriminator, self.patch_discriminator
         with optim_wrapper.optim_context(d):
-            with torch.no_grad():
+            with torch.no_grad(), profiled('d_generator_forward'):
                 fake, tex_swap = self.generate_pairs(
                     unwrap(self.generator), real.shape[0], real.device, gen)
             step = self.step_outputs(it, gen, fake, tex_swap, real=real,
@@ -217,14 +227,17 @@ class CoordGAN(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             d_losses = self.step_losses('discriminator', step)
         log = {}
         if d_losses:
-            log = self.update_or_skip('discriminator', it, optim_wrapper,
-                                      d_losses)
+            with profiled('d_update'):
+                log = self.update_or_skip('discriminator', it, optim_wrapper,
+                                          d_losses)
 
-        with optim_wrapper.optim_context(d), fp32(real.device):
+        with optim_wrapper.optim_context(d), fp32(real.device), profiled(
+                'regularizer'):
             reg = self.step_losses('regularizer', step)
         if reg:
-            reg_log = self.update_or_skip('regularizer', it, optim_wrapper,
-                                          reg)
+            with profiled('regularizer_update'):
+                reg_log = self.update_or_skip('regularizer', it,
+                                              optim_wrapper, reg)
             log.update({k: v for k, v in reg_log.items() if k != 'loss'})
         return {f'd_{k}' if k == 'loss' else k: v for k, v in log.items()}
 
@@ -241,8 +254,9 @@ class CoordGAN(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             net.requires_grad_(False)
         try:
             with optim_wrapper.optim_context(self.generator):
-                fake, tex_swap = self.generate_pairs(self.generator, num,
-                                                     device, gen)
+                with profiled('generator_forward'):
+                    fake, tex_swap = self.generate_pairs(self.generator, num,
+                                                         device, gen)
                 step = self.step_outputs(it, gen, fake, tex_swap,
                                          discriminator=nets[0],
                                          patch_discriminator=nets[1])
@@ -251,7 +265,9 @@ class CoordGAN(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             for net, net_flags in zip(nets, flags):
                 for p, flag in zip(net.parameters(), net_flags):
                     p.requires_grad_(flag)
-        log = self.update_or_skip('generator', it, optim_wrapper, g_losses)
+        with profiled('g_update'):
+            log = self.update_or_skip('generator', it, optim_wrapper,
+                                      g_losses)
         if 'loss' in log:  # left out when non-finite
             log['g_loss'] = log.pop('loss')
         # The structure branch's health: how far the batch's correspondence

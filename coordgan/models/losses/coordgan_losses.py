@@ -5,10 +5,27 @@ import torch
 
 from coordgan.ops import (chamfer_distance, pair_swap, resize_to,
                           warp_by_correspondence)
+from coordgan.ops.chamfer import dense_chamfer_distance
+from coordgan.ops.soft_correspondence import dense_soft_correspondence
 from coordgan.registry import LOSSES
 from .base import BaseLoss, StepOutputs
 
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+# How the correspondence losses compare all points of two maps. 'chunked'
+# (default) never keeps a (N, N) matrix between forward and backward;
+# 'dense' materialises it as the authors' code does (~10 GiB of autograd
+# graph per warped image at 128x128, two per pair): same values and
+# gradients, kept to measure the two side by side (docs/benchmarks.md).
+IMPLEMENTATIONS = ('chunked', 'dense')
+
+
+def check_implementation(owner: str, implementation: str) -> str:
+    """``implementation`` if it is one of IMPLEMENTATIONS, else a ValueError naming them."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f'{owner} implementation must be one of '
+                         f'{IMPLEMENTATIONS}, got {implementation!r}')
+    return implementation
 
 
 class ImageDistanceLoss(BaseLoss):
@@ -57,21 +74,31 @@ class ChamferLoss(BaseLoss):
     """Chamfer distance between C^w and the canonical grid, so the warp cannot collapse.
 
     ``squared=True`` (code) uses squared distances; ``False`` the paper's L2.
+    ``implementation``: ``'chunked'`` (nearest neighbours found chunk by
+    chunk without gradients) or ``'dense'`` (the full (B, N, M) distance
+    matrix in the graph, as the authors' code); same value and gradients.
     """
 
     def __init__(self, loss_weight: float = 200.0, squared: bool = True,
-                 ramp: Optional[dict] = None):
+                 ramp: Optional[dict] = None,
+                 implementation: str = 'chunked'):
         super().__init__(loss_weight, ramp)
         self.squared = squared
+        self.implementation = check_implementation('ChamferLoss',
+                                                   implementation)
 
     phases = ('generator',)
 
     def forward(self, corr_map: torch.Tensor,
                 grid: torch.Tensor) -> torch.Tensor:
         """C^w (B, 2, H, W), canonical grid (1, 2, H, W) -> scalar."""
-        return chamfer_distance(corr_map.flatten(2).transpose(1, 2),
-                                grid.flatten(2).transpose(1, 2),
-                                squared=self.squared)
+        points = corr_map.flatten(2).transpose(1, 2)
+        targets = grid.flatten(2).transpose(1, 2)
+        if self.implementation == 'dense':
+            return dense_chamfer_distance(
+                points, targets.expand(points.shape[0], -1, -1),
+                squared=self.squared)
+        return chamfer_distance(points, targets, squared=self.squared)
 
     def compute(self, phase: str, step: StepOutputs) -> torch.Tensor:
         return self(step.fake.corr_map, step.grid)
@@ -94,6 +121,14 @@ class WarpLoss(ImageDistanceLoss):
     (G - 1)``, the same temperature relative to the grid spacing, so a
     smaller model warps as sharply as the paper's (at 32 px: 0.041).
     ``tau_grid=None`` uses ``tau`` as given at every size.
+
+    ``implementation``: ``'chunked'`` (default; :func:`soft_correspondence`
+    recomputes the affinity chunk by chunk in backward, ``chunk_size``
+    query rows at a time, None: sized to ~8 MiB on CPU, ~32 MiB on GPU) or
+    ``'dense'``, the authors' formulation: the whole (n, N, N) affinity and
+    its (n, N, N, 2) coordinate differences kept for backward (``chunk_size``
+    unused). Same values and gradients; 'dense' needs ~10 GiB per warped
+    image at 128x128 (two per pair).
     """
 
     phases = ('generator',)
@@ -102,8 +137,11 @@ class WarpLoss(ImageDistanceLoss):
                  squared: bool = False, chunk_size: Optional[int] = None,
                  ramp: Optional[dict] = None,
                  distance: Optional[dict] = None,
-                 tau_grid: Optional[int] = 128):
+                 tau_grid: Optional[int] = 128,
+                 implementation: str = 'chunked'):
         super().__init__(loss_weight, ramp, distance)
+        self.implementation = check_implementation('WarpLoss',
+                                                   implementation)
         if tau <= 0:
             raise ValueError(f'WarpLoss tau must be > 0, got {tau}')
         if tau_grid is not None and tau_grid < 2:
@@ -124,10 +162,16 @@ class WarpLoss(ImageDistanceLoss):
                       corr_maps: torch.Tensor) -> torch.Tensor:
         """(2n, 3, S, S), (2n, 2, G, G) -> (2n, 3, G, G): each image rebuilt from its partner."""
         images = resize_to(images, corr_maps.shape[-1])
-        return warp_by_correspondence(corr_maps, pair_swap(corr_maps),
-                                      pair_swap(images),
-                                      self.tau_for(corr_maps.shape[-1]),
-                                      self.squared, self.chunk_size)
+        tau = self.tau_for(corr_maps.shape[-1])
+        if self.implementation == 'chunked':
+            return warp_by_correspondence(corr_maps, pair_swap(corr_maps),
+                                          pair_swap(images), tau,
+                                          self.squared, self.chunk_size)
+        query = corr_maps.flatten(2).transpose(1, 2)
+        values = pair_swap(images).flatten(2).transpose(1, 2)
+        warped = dense_soft_correspondence(query, pair_swap(query), values,
+                                           tau, self.squared)
+        return warped.transpose(1, 2).reshape(images.shape)
 
     def forward(self, images: torch.Tensor, corr_maps: torch.Tensor,
                 perceptual: Perceptual) -> torch.Tensor:
