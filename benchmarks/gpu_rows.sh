@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The GPU rows of docs/benchmarks.md in one go, within 300 s on one H100:
+# The GPU rows of docs/benchmarks.md in one go, within 10 minutes on one GPU
+# (a first run on an H200 with limits of 70 + 90 + 130 s cut every part:
+# compiling, the breakdown under CUDA_LAUNCH_BLOCKING and the batch search
+# each need more):
 #   1. train_step of the paper's 128 model (configs/coordgan_celeba.py), batch 2
 #      per device: fp32 and bf16 with the phase breakdown (fp32);
 #   2. bf16 + torch.compile;
 #   3. the dense-affinity warp loss beside the chunked one (batch 2), and the
 #      largest per-device batch whose peak allocated memory stays under 70 GiB
 #      for both (doubling from 16, then bisection to steps of 8, finer below
-#      16, capped at 64; each search starts no try after 35 s).
+#      16, capped at 64; each search starts no try after 80 s).
 # Each part runs under `timeout`; the JSON files are written after every
 # variant, so a part cut short keeps what it measured.
 #
@@ -39,10 +42,10 @@ part() {  # part NAME TIMEOUT_S ARGS...: one benchmark run, its table and JSON
         | tee -a "$out/$name.txt"
 }
 
-part precision 70 --variants fp32 bf16 --repeats 5 --warmup 3 --breakdown
+part precision 150 --variants fp32 bf16 --repeats 5 --warmup 3 --breakdown
 # Compiling G, D and the patch D (several graphs each: with and without
 # gradients) takes most of this part; the JSON is empty if it runs out.
-part compile 90 --variants bf16+compile --repeats 5 --warmup 3
-part warp_and_max_batch 130 --variants fp32 --warp dense --repeats 3 \
+part compile 240 --variants bf16+compile --repeats 5 --warmup 3
+part warp_and_max_batch 200 --variants fp32 --warp dense --repeats 3 \
     --warmup 2 --max-batch-budget-gib "$budget" --max-batch-cap 64 \
-    --batch-start 16 --batch-step 8 --search-time-s 35
+    --batch-start 16 --batch-step 8 --search-time-s 80
