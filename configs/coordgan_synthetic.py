@@ -1,5 +1,6 @@
 # The README's main job: a reduced-width CoordGAN trained on the embedded
-# SyntheticPartsDataset (32 px) on the CPU in about 10 minutes (2 cores).
+# SyntheticPartsDataset (32 px) on the CPU in about 12 minutes (694 s on 2
+# quiet cores, docs/benchmarks.md).
 # The architecture is CoordGAN's (mapping nets, MLP warper, Fourier features,
 # C^w concatenated after every modulated conv, image D + patch D); widths,
 # depths and warm-up lengths are scaled down; the Fourier-feature scale and
