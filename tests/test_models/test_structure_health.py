@@ -46,7 +46,7 @@ def test_generator_step_logs_the_spread_and_sees_a_collapse():
 
 def test_health_hook_warns_only_after_the_warm_ups_and_when_collapsed():
     hook = StructureHealthHook(check_after=20, interval=10, window=5,
-                               min_spread_px=0.5)
+                               min_spread_px=0.5, num_codes=None)
     runner = types.SimpleNamespace(iter=0)
 
     def feed(values, start):
@@ -65,6 +65,37 @@ def test_health_hook_warns_only_after_the_warm_ups_and_when_collapsed():
     assert hook.num_warnings == 3
     with pytest.raises(ValueError, match='interval'):
         StructureHealthHook(interval=0)
+    with pytest.raises(ValueError, match='num_codes'):
+        StructureHealthHook(num_codes=1)
+
+
+def test_health_hook_measures_the_ema_generator_on_fixed_codes():
+    """The default check: C^w of 64 fixed codes of G_ema, a looped spread, in grid pixels; a collapsed warper warns."""
+    model = tiny_model()
+    model.update_ema(4)  # the first update copies G
+    hook = StructureHealthHook(check_after=10, interval=10, min_spread_px=0.5,
+                               num_codes=8, seed=3)
+    runner = types.SimpleNamespace(iter=9, model=model)
+    # Batch values that would warn are not what the check reads.
+    hook.after_train_iter(runner, 0, None,
+                          dict(structure_spread_px=torch.tensor(0.0)))
+    gen = model.generator_ema.module
+    rng = torch.Generator().manual_seed(3)
+    z_s, _ = gen.sample_codes(8, torch.device('cpu'), rng)
+    with torch.no_grad():
+        maps = gen.warp(gen.map_structure(z_s))
+    # coordinate_spread is checked against a looped definition above.
+    expected = float(coordinate_spread(maps)) * (gen.grid_size - 1) / 2
+    assert hook.spreads == [(10, pytest.approx(expected, rel=1e-5))]
+    assert expected > 0.5 and hook.num_warnings == 0
+    # A warper whose output ignores w_s: every code gets the same map.
+    last = [m for m in gen.warper.modules()
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+    runner.iter = 19
+    hook.after_train_iter(runner, 1, None, None)
+    assert hook.spreads[-1][1] < 1e-5 and hook.num_warnings == 1
 
 
 def test_warp_loss_alone_moves_a_collapsed_map_toward_the_true_match():
