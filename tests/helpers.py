@@ -96,6 +96,9 @@ def tiny_labelprop_config(tmp_path, num_samples=9, img_size=32):
     model['extractor']['encoder'] = inversion_cfg['encoder']
     model['extractor']['generator'] = inversion_cfg['generator']
     model['extractor']['input_size'] = inversion_cfg['encoder']['in_size']
+    # C^w read at the eval size (the config's 64 would exceed it): finer
+    # than the tiny 16-point grid when img_size is 32.
+    model['extractor']['map_size'] = img_size
     model['data_preprocessor'] = dict(type='PropagationDataPreprocessor',
                                       size=img_size)
     cfg.model = model
