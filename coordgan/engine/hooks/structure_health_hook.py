@@ -71,18 +71,22 @@ class StructureHealthHook(Hook):
         self.num_warnings = 0
         self.spreads = []  # (iteration, spread px) of every check
 
-    def measure(self, runner) -> Optional[float]:
-        """Spread in C^w grid pixels now; None if there is nothing to measure."""
+    def measure(self, runner) -> Optional[tuple]:
+        """(spread in C^w grid pixels now, where it comes from); None if there is nothing to measure."""
         gen = (averaged_generator(runner.model)
                if self.num_codes is not None else None)
         if gen is None:
-            return (sum(self.values) / len(self.values)
-                    if self.values else None)
+            if not self.values:
+                return None
+            return (sum(self.values) / len(self.values),
+                    f'on average over the last {len(self.values)} training '
+                    'batches')
         with torch.no_grad():
             spread = generator_spread(gen, num=self.num_codes,
                                       batch_size=self.num_codes,
                                       seed=self.seed)
-        return spread * (gen.grid_size - 1) / 2
+        return (spread * (gen.grid_size - 1) / 2,
+                f'over {self.num_codes} fixed structure codes')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
@@ -91,15 +95,11 @@ class StructureHealthHook(Hook):
         it = runner.iter + 1
         if it < self.check_after or it % self.interval:
             return
-        spread = self.measure(runner)
-        if spread is None:
+        measured = self.measure(runner)
+        if measured is None:
             return
+        spread, source = measured
         self.spreads.append((it, spread))
-        source = (f'over {self.num_codes} fixed structure codes'
-                  if self.num_codes is not None and
-                  averaged_generator(runner.model) is not None else
-                  f'on average over the last {len(self.values)} training '
-                  'batches')
         if spread >= self.min_spread_px:
             print_log(f'structure branch at iteration {it}: the '
                       f'correspondence maps differ by {spread:.3f} px '
