@@ -125,3 +125,124 @@ def test_texture_swap_distance_replaces_lpips_in_that_term_only(stage1):
     keys = set(MODELS.build(inversion_cfg()).state_dict())
     assert keys == set(MODELS.build(inversion_cfg(losses=dict(
         texture_swap=dict(distance=dict(type='EdgeDistance'))))).state_dict())
+
+
+def pixel_centres(size):
+    """(1, 2, size, size): (x, y) of every pixel centre in the [-1, 1] frame, by hand."""
+    lin = [(2 * i + 1) / size - 1 for i in range(size)]
+    xs = torch.tensor([[lin[j] for j in range(size)] for _ in range(size)])
+    ys = torch.tensor([[lin[i]] * size for i in range(size)])
+    return torch.stack([xs, ys])[None]
+
+
+def apply_affine(theta, points):
+    """theta (2, 3), points (..., 2) -> theta @ [p, 1], one point at a time."""
+    flat = points.reshape(-1, 2).tolist()
+    out = [[theta[0][0] * x + theta[0][1] * y + theta[0][2],
+            theta[1][0] * x + theta[1][1] * y + theta[1][2]] for x, y in flat]
+    return torch.tensor(out).reshape(points.shape)
+
+
+def test_equivariance_loss_reads_the_map_where_the_image_came_from():
+    from coordgan.models.losses import EquivarianceLoss
+    loss = EquivarianceLoss()
+    size = 8
+    grid = pixel_centres(size)
+    # A shift by exactly two pixels along x: T(p) = p + (0.5, 0).
+    theta = torch.tensor([[[1., 0., 0.5], [0., 1., 0.]]])
+    moved_right = grid + torch.tensor([0.5, 0.])[None, :, None, None]
+    assert loss(moved_right, grid, theta).item() < 1e-6
+    # The unmoved map is off by 0.5 in x, 0 in y, on the 6 columns whose
+    # source stays inside the picture: mean over points and channels 0.25.
+    assert loss(grid, grid, theta).item() == pytest.approx(0.25, abs=1e-6)
+    # Points carried outside do not count, however wrong they are there.
+    wild = moved_right.clone()
+    wild[..., -2:] += 100.0
+    assert loss(wild, grid, theta).item() < 1e-6
+    # A quarter turn about the centre: T(p) = R p, on a grid it maps onto.
+    quarter = [[0., -1., 0.], [1., 0., 0.]]
+    expected = apply_affine(quarter, grid[0].permute(1, 2, 0))
+    assert loss(expected.permute(2, 0, 1)[None], grid,
+                torch.tensor([quarter])).item() < 1e-5
+
+
+def test_equivariance_loss_penalises_maps_shrunk_toward_a_fixed_map():
+    from coordgan.models.losses import EquivarianceLoss, StepOutputs
+    size, num = 16, 6
+    loss = EquivarianceLoss(max_rotation=0.3, max_scale=1.2, max_shift=0.2)
+    grid = pixel_centres(size)
+    # A picture whose first two channels are its own pixel positions: a
+    # bilinear, border-padded read of it at q is q clamped to the outermost
+    # pixel centres.
+    real = torch.cat([grid, torch.zeros(1, 1, size, size)], 1).expand(
+        num, -1, -1, -1).contiguous()
+    edge = 1 - 1 / size
+
+    def step(encoder_map):
+        return StepOutputs(real=real, rng=torch.Generator().manual_seed(3),
+                           real_corr_map_enc=encoder_map(real),
+                           correspondence_map=encoder_map)
+
+    def faithful(images):  # the map moves with the picture
+        return images[:, :2]
+
+    def shrunk(images):  # ... half as far, toward the fixed grid
+        return 0.5 * images[:, :2] + 0.5 * grid
+
+    assert loss.compute('encoder', step(faithful)).item() < 1e-5
+    thetas = loss.sample_transforms(num, torch.device('cpu'),
+                                    torch.Generator().manual_seed(3))
+    points = grid[0].permute(1, 2, 0)
+    total, count = 0.0, 0
+    for theta in thetas.tolist():
+        source = apply_affine(theta, points)
+        inside = (source.abs() <= 1).all(-1)
+        gap = 0.5 * (source.clamp(-edge, edge) - points).abs()
+        total += gap[inside].sum().item()
+        count += 2 * int(inside.sum())
+    got = loss.compute('encoder', step(shrunk)).item()
+    assert got > 0.01
+    assert got == pytest.approx(total / count, rel=1e-4)
+
+
+def test_equivariance_transforms_stay_in_their_ranges():
+    from coordgan.models.losses import EquivarianceLoss
+    loss = EquivarianceLoss(max_rotation=0.25, max_scale=1.15, max_shift=0.1)
+    theta = loss.sample_transforms(4000, torch.device('cpu'),
+                                   torch.Generator().manual_seed(0))
+    a, b, c, d = theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1]
+    assert torch.allclose(a, d) and torch.allclose(b, -c)  # similarities
+    scale = (a * d - b * c).sqrt()
+    angle = torch.atan2(c, a)
+    shift = theta[:, :, 2]
+    assert scale.min() >= 1 / 1.15 - 1e-6 and scale.max() <= 1.15 + 1e-6
+    assert scale.min() < 1 / 1.14 and scale.max() > 1.14
+    assert angle.abs().max() <= 0.25 + 1e-6 and angle.abs().max() > 0.24
+    assert shift.abs().max() <= 0.1 + 1e-6 and shift.abs().max() > 0.099
+    # The same generator state gives the same transforms (resumable runs).
+    again = loss.sample_transforms(4000, torch.device('cpu'),
+                                   torch.Generator().manual_seed(0))
+    assert torch.equal(theta, again)
+    for bad, match in [(dict(max_rotation=-0.1), 'max_rotation'),
+                       (dict(max_scale=0.9), 'max_scale'),
+                       (dict(max_shift=1.5), 'max_shift')]:
+        with pytest.raises(ValueError, match=match):
+            EquivarianceLoss(**bad)
+
+
+def test_equivariance_term_alone_trains_the_encoder(stage1):
+    _, path = stage1
+    inv = MODELS.build(inversion_cfg(
+        generator_checkpoint=path,
+        losses=dict(rec_l1=None, rec_lpips=None, texture_swap=None,
+                    latent_code=None, latent_coords=None,
+                    equivariance=dict(type='EquivarianceLoss',
+                                      loss_weight=3.0))))
+    before = dict(enc=snapshot(inv.encoder), gen=snapshot(inv.generator))
+    inv.train()
+    log = inv.train_step(fake_batch(), encoder_wrapper(inv))
+    assert set(k for k in log if k.startswith('loss_')) == {
+        'loss_equivariance'}
+    assert log['loss_equivariance'] > 0
+    assert changed(before['enc'], inv.encoder)
+    assert not changed(before['gen'], inv.generator)

@@ -87,6 +87,8 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
     (LPIPS) of x and G(E(x)); ``texture_swap``, LPIPS of x and G(w_s, W+ of
     the pair partner); latent consistency on generated samples,
     ``latent_code`` |w_s - w_s,E| and ``latent_coords`` |C^w - C^w_E|.
+    Not a default: ``EquivarianceLoss``, C^w of a moved real image against
+    C^w moved with it (an addition of this library, not the paper's).
     An update with a non-finite loss or gradient is skipped and counted
     (:class:`SkipNonFiniteMixin`).
 
@@ -194,7 +196,7 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
         with wrapper.optim_context(self.encoder):
             w_s, w_plus = self.encoder(self.encoder_input(real))
             rec = gen.synthesize(w_s, w_plus,
-                                 gen.make_noise(num, device, rng)).image
+                                 gen.make_noise(num, device, rng))
             swap = gen.synthesize(w_s, pair_swap(w_plus),
                                   gen.make_noise(num, device, rng)).image
             with torch.no_grad():
@@ -204,8 +206,9 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
                                         gen.make_noise(num, device, rng))
             ws_enc = self.encoder(self.encoder_input(sample.image)).w_s
             step = StepOutputs(
-                iteration=int(self.iteration), rng=rng, real=real, rec=rec,
-                swap=swap, sample=sample, sample_w_s=ws_gen,
+                iteration=int(self.iteration), rng=rng, real=real,
+                rec=rec.image, real_corr_map_enc=rec.corr_map,
+                correspondence_map=self.correspondence_map, swap=swap, sample=sample, sample_w_s=ws_gen,
                 sample_w_s_enc=ws_enc, sample_corr_map_enc=gen.warp(ws_enc),
                 perceptual=self.perceptual, generator=gen)
             losses = {

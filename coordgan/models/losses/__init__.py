@@ -2,8 +2,8 @@ from .base import PHASES, BaseLoss, StepOutputs
 from .coordgan_losses import (ChamferLoss, CycleLoss, ImageDistanceLoss,
                               TextureSwapLoss, WarpLoss)
 from .edge_distance import EdgeDistance
-from .inversion_losses import (InversionTextureSwapLoss, L1Distance,
-                               LatentCodeLoss, LatentCoordsLoss,
+from .inversion_losses import (EquivarianceLoss, InversionTextureSwapLoss,
+                               L1Distance, LatentCodeLoss, LatentCoordsLoss,
                                ReconstructionLoss)
 from .gan_losses import (AdversarialLoss, GANLoss, PatchR1Regularization,
                          R1Regularization, StructureSwapLoss,
@@ -21,5 +21,6 @@ __all__ = [
     'generator_nonsaturating_loss', 'patch_logits', 'r1_penalty', 'LPIPS',
     'MissingBackboneError',
     'check_ramp', 'ramp_factor', 'InversionTextureSwapLoss', 'L1Distance',
-    'LatentCodeLoss', 'LatentCoordsLoss', 'ReconstructionLoss'
+    'EquivarianceLoss', 'LatentCodeLoss', 'LatentCoordsLoss',
+    'ReconstructionLoss'
 ]
