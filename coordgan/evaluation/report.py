@@ -10,6 +10,7 @@ SUMMARY_COLUMNS = (
     ('correspondence/mean_error', 'match error (px)', '{:.2f}'),
     ('correspondence/PCK@0.05', 'PCK@0.05', '{:.1f}'),
     ('correspondence/PCK@0.10', 'PCK@0.10', '{:.1f}'),
+    ('correspondence/displacement_slope', 'match slope', '{:.2f}'),
     ('speed/query_images_per_s', 'query img/s', '{:.2f}'),
 )
 

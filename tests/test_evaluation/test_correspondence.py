@@ -13,6 +13,7 @@ from coordgan.registry import METRICS
 def brute_force(samples, threshold, alphas):
     """Loops over pairs and pixels: the definition, independent of the metric's search."""
     errors, fg_total = [], 0
+    dot = sq = 0.0  # displacement slope: sum(true . predicted) / sum(true^2)
     for s in samples:
         pred = np.asarray(s['pred_matches'])
         q, q_seg = np.asarray(s['gt_coords']), np.asarray(s['gt_seg_map'])
@@ -38,11 +39,18 @@ def brute_force(samples, threshold, alphas):
                         continue
                     px, py = pred[r, y, x]
                     errors.append(math.hypot(px - best[1], py - best[2]))
+                    # The query pixel's own place in the reference's grid.
+                    qx = (x + 0.5) / q_seg.shape[1] * rw - 0.5
+                    qy = (y + 0.5) / q_seg.shape[0] * rh - 0.5
+                    tx, ty = best[1] - qx, best[2] - qy
+                    dot += tx * (px - qx) + ty * (py - qy)
+                    sq += tx * tx + ty * ty
     size = max(rh, rw)
     out = dict(mean_error=sum(errors) / len(errors),
                mean_error_frac=sum(errors) / len(errors) / size,
                num_points=len(errors),
-               visible_percent=100 * len(errors) / fg_total)
+               visible_percent=100 * len(errors) / fg_total,
+               displacement_slope=dot / sq)
     for a in alphas:
         out[a] = 100 * sum(e <= a * size for e in errors) / len(errors)
     return out
@@ -86,7 +94,8 @@ def test_metric_equals_brute_force(q_shape, r_shape):
     # Some points must be skipped, or visibility is not being tested.
     assert 0 < ref['num_points'] and ref['visible_percent'] < 100
     assert res['num_points'] == ref['num_points']
-    for key in ('mean_error', 'mean_error_frac', 'visible_percent'):
+    for key in ('mean_error', 'mean_error_frac', 'visible_percent',
+                'displacement_slope'):
         assert res[key] == pytest.approx(ref[key])
     assert res['PCK@0.10'] == pytest.approx(ref[0.1])
     assert res['PCK@0.25'] == pytest.approx(ref[0.25])
@@ -167,6 +176,26 @@ def test_identity_prediction_on_a_shifted_frame(shift, expected):
     assert res['correspondence/PCK@0.10'] == 0
     assert res['correspondence/PCK@0.20'] == (100 if expected <= 3.2 else 0)
     assert res['correspondence/PCK@0.35'] == 100
+    # Every point moved by `shift`; the identity match moved none.
+    assert res['correspondence/displacement_slope'] == 0
+
+
+@pytest.mark.parametrize('fraction', [1.0, 0.5, -0.25])
+def test_displacement_slope_of_matches_that_move_part_way(fraction):
+    size = 16
+    canon = grid(size, size) / size
+    shift = np.array([3.0, -2.0])
+    query = (grid(size, size) + shift) / size  # true match: pixel + shift
+    pred = grid(size, size) + fraction * shift  # moved part of the way
+    ones = np.ones((size, size), np.int64)
+    metric = CorrespondenceMetric()
+    metric.process(None, [dict(pred_matches=pred[None], gt_coords=query,
+                               gt_seg_map=ones, ref_gt_coords=canon[None],
+                               ref_gt_seg_maps=ones[None])])
+    res = metric.compute_metrics(metric.results)
+    assert res['displacement_slope'] == pytest.approx(fraction)
+    assert res['mean_error'] == pytest.approx(
+        (1 - fraction) * math.hypot(3, 2))
 
 
 def test_invisible_points_are_skipped():

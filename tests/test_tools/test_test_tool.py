@@ -59,7 +59,7 @@ def test_test_tool_prints_the_table_and_writes_json_and_pictures(benchmark):
     text = proc.stdout
     assert '5 references x 4 queries of synthetic parts' in text
     for name in ('CoordGAN', 'IoU (paper)', 'mIoU', 'match error (px)',
-                 'PCK@0.05', 'query img/s', 'left_eye'):
+                 'PCK@0.05', 'match slope', 'query img/s', 'left_eye'):
         assert name in text
     assert 'query images/s' in proc.stdout + proc.stderr  # the speed log
     res = json.loads(out.read_text())

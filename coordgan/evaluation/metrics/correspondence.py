@@ -85,11 +85,15 @@ def nearest_within(query: np.ndarray, ref: np.ndarray,
     return index, dist
 
 
-def pair_errors(pred_matches: np.ndarray, gt_coords: np.ndarray,
-                gt_seg_map: np.ndarray, ref_coords: np.ndarray,
-                ref_seg_map: np.ndarray,
-                visibility_threshold: float) -> np.ndarray:
-    """One (query, reference) pair -> (P,) pixel errors of the visible query foreground points.
+def pair_matches(pred_matches: np.ndarray, gt_coords: np.ndarray,
+                 gt_seg_map: np.ndarray, ref_coords: np.ndarray,
+                 ref_seg_map: np.ndarray, visibility_threshold: float
+                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One (query, reference) pair -> (P, 2) x, y of each visible query foreground point, its true match and its predicted match.
+
+    The query points are given in the reference's pixel grid (pixel centres
+    scaled by the ratio of the widths and heights), so that ``true -
+    query`` is how far the point moved between the two images.
 
     Args:
         pred_matches: (H, W, 2) predicted (x, y) in the reference, pixels.
@@ -107,9 +111,27 @@ def pair_errors(pred_matches: np.ndarray, gt_coords: np.ndarray,
                               visibility_threshold)
     visible = match >= 0
     true_flat = fg_r[match[visible]]
-    width = ref_seg_map.shape[1]
-    true_xy = np.stack([true_flat % width, true_flat // width], axis=1)
-    pred_xy = pred_matches.reshape(-1, 2)[fg_q[visible]].astype(np.float64)
+    height, width = ref_seg_map.shape
+    true_xy = np.stack([true_flat % width, true_flat // width],
+                       axis=1).astype(np.float64)
+    query_flat = fg_q[visible]
+    q_height, q_width = gt_seg_map.shape
+    query_xy = np.stack([
+        (query_flat % q_width + 0.5) * width / q_width - 0.5,
+        (query_flat // q_width + 0.5) * height / q_height - 0.5
+    ], axis=1)
+    pred_xy = pred_matches.reshape(-1, 2)[query_flat].astype(np.float64)
+    return query_xy, true_xy, pred_xy
+
+
+def pair_errors(pred_matches: np.ndarray, gt_coords: np.ndarray,
+                gt_seg_map: np.ndarray, ref_coords: np.ndarray,
+                ref_seg_map: np.ndarray,
+                visibility_threshold: float) -> np.ndarray:
+    """One (query, reference) pair -> (P,) pixel errors of the visible query foreground points (arguments as :func:`pair_matches`)."""
+    _, true_xy, pred_xy = pair_matches(pred_matches, gt_coords, gt_seg_map,
+                                       ref_coords, ref_seg_map,
+                                       visibility_threshold)
     return np.sqrt(((pred_xy - true_xy)**2).sum(1))
 
 
@@ -138,7 +160,11 @@ class CorrespondenceMetric(BaseMetric):
     Metrics (prefix ``correspondence``): ``mean_error`` in pixels of the
     reference grid, ``mean_error_frac`` (the same divided by
     S = max(H', W')), ``PCK@<alpha>`` (percent of points with error
-    <= alpha * S), all over every visible point of every pair;
+    <= alpha * S), ``displacement_slope`` (least-squares slope of the
+    predicted displacements, match minus the query point's own position, on
+    the true ones: 1 when matches move as far as the object, 0 for the
+    identity match, about 0.5 when the maps are shrunk halfway toward one
+    fixed map), all over every visible point of every pair;
     ``num_points`` (visible points), ``visible_percent`` (of the query
     foreground points), ``num_pairs`` and ``num_references``.
 
@@ -245,13 +271,16 @@ class CorrespondenceMetric(BaseMetric):
             num_points = np.zeros(num_refs, dtype=np.int64)
             pck_counts = np.zeros((num_refs, len(self.pck_alphas)),
                                   dtype=np.int64)
+            disp_dot = disp_sq = 0.0
             for r in range(num_refs):
-                errors = pair_errors(arrays['pred_matches'][r],
-                                     arrays['gt_coords'],
-                                     arrays['gt_seg_map'],
-                                     arrays['ref_gt_coords'][r],
-                                     ref_seg_maps[r],
-                                     self.visibility_threshold)
+                query_xy, true_xy, pred_xy = pair_matches(
+                    arrays['pred_matches'][r], arrays['gt_coords'],
+                    arrays['gt_seg_map'], arrays['ref_gt_coords'][r],
+                    ref_seg_maps[r], self.visibility_threshold)
+                errors = np.sqrt(((pred_xy - true_xy)**2).sum(1))
+                moved = true_xy - query_xy
+                disp_dot += float((moved * (pred_xy - query_xy)).sum())
+                disp_sq += float((moved**2).sum())
                 error_sum[r] = errors.sum()
                 num_points[r] = errors.size
                 pck_counts[r] = [(errors <= a * size).sum()
@@ -262,6 +291,7 @@ class CorrespondenceMetric(BaseMetric):
             self.results.append(
                 dict(error_sum=error_sum, size=size, num_points=num_points,
                      num_foreground=num_fg, pck_counts=pck_counts,
+                     disp_dot=disp_dot, disp_sq=disp_sq,
                      ref_indices=ref_indices))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -291,6 +321,10 @@ class CorrespondenceMetric(BaseMetric):
         for alpha, count in zip(self.pck_alphas, pck):
             metrics[f'PCK@{alpha_name(alpha)}'] = (
                 100 * float(count) / points if points else nan)
+        disp_sq = sum(r.get('disp_sq', 0.0) for r in results)
+        metrics['displacement_slope'] = (
+            sum(r.get('disp_dot', 0.0) for r in results) / disp_sq
+            if disp_sq > 0 else nan)
         metrics['num_points'] = points
         metrics['visible_percent'] = (100 * points / foreground
                                       if foreground else nan)
