@@ -31,6 +31,7 @@ TINY_KWARGS = {
     'InversionTextureSwapLoss': {},
     'LatentCodeLoss': {},
     'LatentCoordsLoss': {},
+    'EquivarianceLoss': {},
     'L1Distance': {},
     'TextureSwapLoss': {},
     'WarpLoss': {},

@@ -208,7 +208,8 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             step = StepOutputs(
                 iteration=int(self.iteration), rng=rng, real=real,
                 rec=rec.image, real_corr_map_enc=rec.corr_map,
-                correspondence_map=self.correspondence_map, swap=swap, sample=sample, sample_w_s=ws_gen,
+                correspondence_map=self.correspondence_map, swap=swap,
+                sample=sample, sample_w_s=ws_gen,
                 sample_w_s_enc=ws_enc, sample_corr_map_enc=gen.warp(ws_enc),
                 perceptual=self.perceptual, generator=gen)
             losses = {

@@ -3,10 +3,11 @@
 The step (:meth:`CoordGANInversion.train_step`) provides ``real`` images,
 their reconstruction ``rec`` = G(E(x)) and its C^w ``real_corr_map_enc``,
 ``swap`` = G(w_s, W+ of the pair partner), ``correspondence_map`` (images ->
-C^w of their encoded structure codes, with gradient), and, for generated samples (no gradient), ``sample`` (a
-``GeneratorOutput``), ``sample_w_s`` (their structure codes),
-``sample_w_s_enc`` (the encoder's) and ``sample_corr_map_enc`` (C^w of the
-encoder's codes), besides ``perceptual`` and ``iteration``.
+C^w of their encoded structure codes, with gradient), and, for generated
+samples (no gradient), ``sample`` (a ``GeneratorOutput``), ``sample_w_s``
+(their structure codes), ``sample_w_s_enc`` (the encoder's) and
+``sample_corr_map_enc`` (C^w of the encoder's codes), besides
+``perceptual`` and ``iteration``.
 """
 import math
 from typing import Optional
@@ -135,7 +136,7 @@ class EquivarianceLoss(BaseLoss):
                  max_shift: float = 0.1,
                  ramp: Optional[dict] = None):
         super().__init__(loss_weight, ramp)
-        if not 0 <= max_rotation < 3.15:
+        if not 0 <= max_rotation <= math.pi:
             raise ValueError(f'max_rotation must be in [0, pi] radians, got '
                              f'{max_rotation}')
         if not 1 <= max_scale <= 2:
