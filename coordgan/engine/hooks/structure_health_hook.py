@@ -1,7 +1,7 @@
 """Warns when the structure branch collapses: correspondence maps that no longer differ between images."""
 import logging
 from collections import deque
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from mmengine.hooks import Hook
@@ -71,7 +71,7 @@ class StructureHealthHook(Hook):
         self.num_warnings = 0
         self.spreads = []  # (iteration, spread px) of every check
 
-    def measure(self, runner) -> Optional[tuple]:
+    def measure(self, runner) -> Optional[Tuple[float, str]]:
         """(spread in C^w grid pixels now, where it comes from); None if there is nothing to measure."""
         gen = (averaged_generator(runner.model)
                if self.num_codes is not None else None)

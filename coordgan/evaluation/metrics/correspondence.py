@@ -321,9 +321,9 @@ class CorrespondenceMetric(BaseMetric):
         for alpha, count in zip(self.pck_alphas, pck):
             metrics[f'PCK@{alpha_name(alpha)}'] = (
                 100 * float(count) / points if points else nan)
-        disp_sq = sum(r.get('disp_sq', 0.0) for r in results)
+        disp_sq = sum(r['disp_sq'] for r in results)
         metrics['displacement_slope'] = (
-            sum(r.get('disp_dot', 0.0) for r in results) / disp_sq
+            sum(r['disp_dot'] for r in results) / disp_sq
             if disp_sq > 0 else nan)
         metrics['num_points'] = points
         metrics['visible_percent'] = (100 * points / foreground
