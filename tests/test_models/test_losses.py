@@ -99,6 +99,85 @@ def test_chamfer_loss_equals_brute_force(squared):
     assert ChamferLoss().loss_weight == 200
 
 
+def brute_align(points, grid_points, rotate, scale):
+    """Each map's best (rotation, scale) onto its paired grid points, by search over angles."""
+    out = []
+    g = grid_points - grid_points.mean(0)
+    angles = np.linspace(-np.pi, np.pi, 72001) if rotate else np.zeros(1)
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    for c in points:
+        c = c - c.mean(0)
+        # every candidate rotation at once: (angles, points)
+        rx = cos * c[:, 0] - sin * c[:, 1]
+        ry = sin * c[:, 0] + cos * c[:, 1]
+        # for a fixed rotation the best scale is a 1-D least squares
+        s = (((rx * g[:, 0] + ry * g[:, 1]).sum(1) /
+              (rx**2 + ry**2).sum(1)) if scale else np.ones(len(angles)))
+        err = ((s[:, None] * rx - g[:, 0])**2 +
+               (s[:, None] * ry - g[:, 1])**2).sum(1)
+        k = err.argmin()
+        out.append(s[k] * np.stack([rx[k], ry[k]], 1) + grid_points.mean(0))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize('align,rotate,scale',
+                         [('translation', False, False),
+                          ('rigid', True, False),
+                          ('similarity', True, True)])
+def test_chamfer_alignment_matches_search(align, rotate, scale):
+    torch.manual_seed(0)
+    grid = canonical_grid(6, dtype=torch.float64)
+    corr = torch.rand(3, 2, 6, 6, dtype=torch.float64) * 1.6 - 0.5
+    loss = ChamferLoss(align=align)
+    aligned = loss.aligned(corr, grid).flatten(2).transpose(1, 2).numpy()
+    points = corr.flatten(2).transpose(1, 2).numpy()
+    gp = grid.flatten(2).transpose(1, 2)[0].numpy()
+    expected = brute_align(points, gp, rotate, scale)
+    # the angle search steps by 9e-5 rad
+    np.testing.assert_allclose(aligned, expected, atol=2e-4)
+    b = np.broadcast_to(gp, expected.shape)
+    assert float(loss(corr, grid)) == pytest.approx(
+        brute_chamfer(expected, b, True), rel=1e-3)
+
+
+def test_chamfer_alignment_forgives_only_its_moves():
+    grid = canonical_grid(8, dtype=torch.float64)
+    a = 0.3
+    rot = torch.tensor([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]],
+                       dtype=torch.float64)
+    shift = torch.tensor([0.2, -0.1], dtype=torch.float64).view(1, 2, 1, 1)
+    shifted = grid + shift
+    turned = torch.einsum('ij,bjhw->bihw', rot, grid) + shift
+    scaled = 1.3 * turned
+    cost = {al: [float(ChamferLoss(align=al)(m, grid))
+                 for m in (shifted, turned, scaled)]
+            for al in ChamferLoss.ALIGNMENTS}
+    # a move the alignment takes out costs nothing, one it keeps is paid
+    assert cost['none'][0] > 1e-3
+    assert cost['translation'][0] < 1e-12 < 1e-3 < cost['translation'][1]
+    assert max(cost['rigid'][:2]) < 1e-12 and cost['rigid'][2] > 1e-3
+    assert max(cost['similarity']) < 1e-12
+    # shrinking every map is forgiven only by 'similarity'
+    assert float(ChamferLoss(align='rigid')(0.5 * grid, grid)) > 1e-2
+    # a map collapsed onto a line still pays under every alignment
+    line = grid.clone()
+    line[:, 1] = 0
+    assert min(float(ChamferLoss(align=al)(line, grid))
+               for al in ChamferLoss.ALIGNMENTS) > 1e-2
+
+
+def test_chamfer_translation_alignment_has_no_shift_gradient():
+    corr = (torch.rand(2, 2, 6, 6, dtype=torch.float64) * 2 - 1
+            ).requires_grad_()
+    ChamferLoss(align='translation')(corr, canonical_grid(
+        6, dtype=torch.float64)).backward()
+    # a shift of the whole map does not change the loss
+    assert corr.grad.sum(dim=(2, 3)).abs().max() < 1e-12
+    assert corr.grad.abs().max() > 1e-4
+    with pytest.raises(ValueError, match='align must be one of'):
+        ChamferLoss(align='affine')
+
+
 # ------------------------------------------------------------------- warp
 def brute_warp(query, ref, img, tau, squared):
     """x_q(i) = sum_k softmax_k(-d(q_i, r_k) / tau) img(k), with explicit loops."""

@@ -77,21 +77,67 @@ class ChamferLoss(BaseLoss):
     ``implementation``: ``'chunked'`` (nearest neighbours found chunk by
     chunk without gradients) or ``'dense'`` (the full (B, N, M) distance
     matrix in the graph, as the authors' code); same value and gradients.
+    ``align``: ``'none'`` (paper and code) compares each C^w with the grid
+    as it is, so a map that is the grid moved (an object shifted or turned
+    in the picture) pays for the move. ``'translation'`` first subtracts
+    each map's mean position minus the grid's; ``'rigid'`` also turns each
+    map by the rotation that best aligns C^w(p) with the grid point p
+    (least squares over the paired points, 2-D Procrustes without scale);
+    ``'similarity'`` also scales it by the least-squares factor. A map that
+    is the grid moved that way then costs nothing. With ``'translation'``
+    and ``'rigid'`` a shrunken map costs what it did; ``'similarity'`` is
+    blind to a map's size and guards only against degenerate (e.g. line)
+    maps. An addition of this library, not the paper's.
     """
+
+    phases = ('generator',)
+    ALIGNMENTS = ('none', 'translation', 'rigid', 'similarity')
 
     def __init__(self, loss_weight: float = 200.0, squared: bool = True,
                  ramp: Optional[dict] = None,
-                 implementation: str = 'chunked'):
+                 implementation: str = 'chunked',
+                 align: str = 'none'):
         super().__init__(loss_weight, ramp)
         self.squared = squared
         self.implementation = check_implementation('ChamferLoss',
                                                    implementation)
+        if align not in self.ALIGNMENTS:
+            raise ValueError(f'ChamferLoss align must be one of '
+                             f'{self.ALIGNMENTS}, got {align!r}')
+        self.align = align
 
-    phases = ('generator',)
+    def aligned(self, corr_map: torch.Tensor,
+                grid: torch.Tensor) -> torch.Tensor:
+        """C^w (B, 2, H, W) with the move ``align`` names taken out, onto the grid (1, 2, H, W)."""
+        if self.align == 'none':
+            return corr_map
+        grid = grid.to(corr_map.dtype)
+        centre = grid.mean(dim=(2, 3), keepdim=True)
+        mean = corr_map.mean(dim=(2, 3), keepdim=True)
+        moved = corr_map - mean
+        if self.align in ('rigid', 'similarity'):
+            # The angle a that minimises sum_p |R(a) c_p - g_p|^2 for the
+            # centred pairs (c_p, g_p): tan a = sum(c x g) / sum(c . g).
+            g = grid - centre
+            cx, cy = moved[:, 0], moved[:, 1]
+            gx, gy = g[:, 0], g[:, 1]
+            cross = (cx * gy - cy * gx).sum(dim=(1, 2))
+            dot = (cx * gx + cy * gy).sum(dim=(1, 2))
+            angle = torch.atan2(cross, dot)[:, None, None]
+            cos, sin = torch.cos(angle), torch.sin(angle)
+            moved = torch.stack([cos * cx - sin * cy, sin * cx + cos * cy],
+                                1)
+            if self.align == 'similarity':
+                # The scale minimising sum_p |s R c_p - g_p|^2 for that R.
+                num = (torch.hypot(cross, dot) / (cx.square() + cy.square())
+                       .sum(dim=(1, 2)).clamp(min=1e-12))
+                moved = moved * num[:, None, None, None]
+        return moved + centre
 
     def forward(self, corr_map: torch.Tensor,
                 grid: torch.Tensor) -> torch.Tensor:
         """C^w (B, 2, H, W), canonical grid (1, 2, H, W) -> scalar."""
+        corr_map = self.aligned(corr_map, grid)
         points = corr_map.flatten(2).transpose(1, 2)
         targets = grid.flatten(2).transpose(1, 2)
         if self.implementation == 'dense':
@@ -102,6 +148,9 @@ class ChamferLoss(BaseLoss):
 
     def compute(self, phase: str, step: StepOutputs) -> torch.Tensor:
         return self(step.fake.corr_map, step.grid)
+
+    def extra_repr(self) -> str:
+        return f'{super().extra_repr()}, align={self.align!r}'
 
 
 @LOSSES.register_module()
