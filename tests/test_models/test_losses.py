@@ -111,13 +111,15 @@ def brute_align(points, grid_points, rotate, scale):
         rx = cos * c[:, 0] - sin * c[:, 1]
         ry = sin * c[:, 0] + cos * c[:, 1]
         # for a fixed rotation the best scale is a 1-D least squares
-        s = (((rx * g[:, 0] + ry * g[:, 1]).sum(1) /
-              (rx**2 + ry**2).sum(1)) if scale else np.ones(len(angles)))
+        s = (np.maximum((rx * g[:, 0] + ry * g[:, 1]).sum(1), 0) /
+             (rx**2 + ry**2).sum(1) if scale else np.ones(len(angles)))
         err = ((s[:, None] * rx - g[:, 0])**2 +
                (s[:, None] * ry - g[:, 1])**2).sum(1)
         k = err.argmin()
-        out.append(s[k] * np.stack([rx[k], ry[k]], 1) + grid_points.mean(0))
-    return np.stack(out)
+        out.append((s[k], np.stack([rx[k], ry[k]], 1)))
+    # sizes relative to the batch's geometric mean
+    common = np.exp(np.mean([np.log(s) for s, _ in out]))
+    return np.stack([s / common * r + grid_points.mean(0) for s, r in out])
 
 
 @pytest.mark.parametrize('align,rotate,scale',
@@ -156,9 +158,16 @@ def test_chamfer_alignment_forgives_only_its_moves():
     assert cost['none'][0] > 1e-3
     assert cost['translation'][0] < 1e-12 < 1e-3 < cost['translation'][1]
     assert max(cost['rigid'][:2]) < 1e-12 and cost['rigid'][2] > 1e-3
-    assert max(cost['similarity']) < 1e-12
-    # shrinking every map is forgiven only by 'similarity'
-    assert float(ChamferLoss(align='rigid')(0.5 * grid, grid)) > 1e-2
+    # alone in its batch a map keeps its size: scaled is paid
+    assert max(cost['similarity'][:2]) < 1e-12 < 1e-3 < cost['similarity'][2]
+    # two maps whose sizes differ by 1.3 both ways from the grid's are
+    # forgiven their sizes
+    pair = torch.cat([turned * 1.3, turned / 1.3])
+    assert float(ChamferLoss(align='similarity')(pair, grid)) < 1e-12
+    assert float(ChamferLoss(align='rigid')(pair, grid)) > 1e-3
+    # maps that all shrink together pay under every alignment
+    assert min(float(ChamferLoss(align=al)(0.5 * pair, grid))
+               for al in ChamferLoss.ALIGNMENTS) > 1e-2
     # a map collapsed onto a line still pays under every alignment
     line = grid.clone()
     line[:, 1] = 0

@@ -83,11 +83,11 @@ class ChamferLoss(BaseLoss):
     each map's mean position minus the grid's; ``'rigid'`` also turns each
     map by the rotation that best aligns C^w(p) with the grid point p
     (least squares over the paired points, 2-D Procrustes without scale);
-    ``'similarity'`` also scales it by the least-squares factor. A map that
-    is the grid moved that way then costs nothing. With ``'translation'``
-    and ``'rigid'`` a shrunken map costs what it did; ``'similarity'`` is
-    blind to a map's size and guards only against degenerate (e.g. line)
-    maps. An addition of this library, not the paper's.
+    ``'similarity'`` also scales it by its least-squares factor relative to
+    the batch's (geometric mean over the batch). A map that is the grid
+    moved that way costs nothing; maps that all shrink together still pay,
+    as does a map collapsed onto a line. An addition of this library, not
+    the paper's.
     """
 
     phases = ('generator',)
@@ -128,10 +128,14 @@ class ChamferLoss(BaseLoss):
             moved = torch.stack([cos * cx - sin * cy, sin * cx + cos * cy],
                                 1)
             if self.align == 'similarity':
-                # The scale minimising sum_p |s R c_p - g_p|^2 for that R.
-                num = (torch.hypot(cross, dot) / (cx.square() + cy.square())
-                       .sum(dim=(1, 2)).clamp(min=1e-12))
-                moved = moved * num[:, None, None, None]
+                # The scale s minimising sum_p |s R c_p - g_p|^2 for that R,
+                # divided by the batch's geometric mean of s: differences in
+                # size between maps are forgiven, their common size is not
+                # (a size-blind term lets every map shrink together).
+                scale = (torch.hypot(cross, dot) / (cx.square() + cy.square())
+                         .sum(dim=(1, 2))).clamp(min=1e-12).log()
+                scale = (scale - scale.mean()).exp()
+                moved = moved * scale[:, None, None, None]
         return moved + centre
 
     def forward(self, corr_map: torch.Tensor,
