@@ -139,3 +139,123 @@ def warp_consistency(generator, num: int = 64, seed: int = 0,
                                       image2, tau)
     return dict(warped=float((warped - image1).abs().mean()),
                 unwarped=float((unwarped - image1).abs().mean()))
+
+
+def match_displacements(pred_maps: torch.Tensor, true_maps: torch.Tensor,
+                        foreground: torch.Tensor) -> Dict[str, float]:
+    """Images 2k and 2k+1 matched by nearest C^w: how far the matches move against the truth.
+
+    Args:
+        pred_maps: (N, 2, G, G) maps to match with (nearest neighbour over
+            all pixels of the reference), N even.
+        true_maps: (N, 2, G, G) true canonical maps; a query pixel's true
+            match is the reference foreground pixel of nearest true
+            coordinate.
+        foreground: (N, G, G) bool, the object's pixels (the queries).
+
+    Returns ``slope`` (least-squares slope of predicted on true
+    displacement: 1 when matches move as far as the points, 0 for the
+    identity match), ``error_px`` (mean distance of the predicted from the
+    true match) and ``identity_px`` (the same for the identity match), in
+    pixels of the G grid.
+    """
+    num, _, size, _ = true_maps.shape
+    if num < 2 or num % 2:
+        raise ValueError(f'need an even number of maps >= 2, got {num}')
+    ys, xs = torch.meshgrid(torch.arange(size), torch.arange(size),
+                            indexing='ij')
+    pix = torch.stack([xs, ys], -1).reshape(-1, 2).double()
+    true_d, pred_d = [], []
+    for q in range(0, num, 2):
+        r = q + 1
+        fq = foreground[q].reshape(-1)
+        fr = torch.nonzero(foreground[r].reshape(-1)).squeeze(1)
+        tq = true_maps[q].reshape(2, -1).T[fq].double()
+        tr = true_maps[r].reshape(2, -1).T[fr].double()
+        truth = pix[fr[torch.cdist(tq, tr).argmin(1)]]
+        pq = pred_maps[q].reshape(2, -1).T[fq].double()
+        pr = pred_maps[r].reshape(2, -1).T.double()
+        pred = pix[torch.cdist(pq, pr).argmin(1)]
+        true_d.append(truth - pix[fq])
+        pred_d.append(pred - pix[fq])
+    true_d, pred_d = torch.cat(true_d), torch.cat(pred_d)
+    return dict(slope=float((true_d * pred_d).sum() / true_d.square().sum()),
+                error_px=float((pred_d - true_d).norm(dim=1).mean()),
+                identity_px=float(true_d.norm(dim=1).mean()))
+
+
+def warper_reach(generator, true_maps: torch.Tensor,
+                 foreground: torch.Tensor, space: str = 'z',
+                 steps: int = 500, lr: Optional[float] = None,
+                 prior_weight: float = 1e-4, seed: int = 0
+                 ) -> Dict[str, float]:
+    """How well the generator's own structure codes can draw the data's true maps, and the matches they give.
+
+    The best an encoder could do through this warper: one code per image
+    fitted (Adam, ``steps``) so that C^w matches the image's true canonical
+    map on its foreground, after one affine change of frame shared by all
+    images (least squares between the mean true map and the map of the
+    mean structure code; the generator's frame is its own). ``space='z'``
+    fits z_s through the mapping net (codes the generator draws, with a
+    ``prior_weight`` * |z|^2 pull to the prior), ``'w'`` fits w_s freely
+    (maps the warper can draw at all). Returns ``fit`` (mean squared
+    distance on the foreground, canonical units) and
+    :func:`match_displacements` of the fitted maps.
+    """
+    if space not in ('z', 'w'):
+        raise ValueError(f"space must be 'z' or 'w', got {space!r}")
+    trainable = [p for p in generator.parameters() if p.requires_grad]
+    generator.requires_grad_(False)
+    try:
+        return _fit_codes(generator, true_maps, foreground, space, steps,
+                          lr, prior_weight, seed)
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
+
+
+def _fit_codes(generator, true_maps, foreground, space, steps, lr,
+               prior_weight, seed):
+    device = next(generator.parameters()).device
+    true_maps = true_maps.to(device).float()
+    weight = foreground.to(device).float()[:, None]
+    num = true_maps.shape[0]
+    rng = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        z_s, _ = generator.sample_codes(4096, torch.device('cpu'), rng)
+        w_mean = generator.map_structure(z_s.to(device)).mean(0, True)
+        mean_map = generator.warp(w_mean)[0].reshape(2, -1).T.double()
+        design = true_maps.mean(0).reshape(2, -1).T.double()
+        design = torch.cat([design, torch.ones_like(design[:, :1])], 1)
+        frame = torch.linalg.lstsq(design, mean_map).solution.float()
+        target = (torch.einsum('ij,bjhw->bihw', frame[:2].T, true_maps) +
+                  frame[2].view(1, 2, 1, 1))
+    if space == 'z':
+        code = torch.zeros(num, z_s.shape[1], device=device,
+                           requires_grad=True)
+
+        def draw(c):
+            return generator.warp(generator.map_structure(c))
+    else:
+        code = w_mean.repeat(num, 1).requires_grad_(True)
+        draw = generator.warp
+    optimizer = torch.optim.Adam([code], lr=lr or (0.02 if space == 'z'
+                                                   else 0.01))
+
+    def misfit(maps):
+        return ((maps - target).square().sum(1, keepdim=True) *
+                weight).sum() / weight.sum()
+
+    for _ in range(steps):
+        loss = misfit(draw(code))
+        if space == 'z':
+            loss = loss + prior_weight * code.square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        fitted = draw(code)
+        result = dict(fit=float(misfit(fitted)))
+    result.update(match_displacements(fitted.cpu(), true_maps.cpu(),
+                                      foreground.cpu()))
+    return result

@@ -97,6 +97,31 @@ def test_train_step_changes_the_encoder_only(stage1, norm):
                                                                       16, 16)
 
 
+@pytest.mark.parametrize('sample_texture', ['prior', 'encoded'])
+def test_latent_samples_take_their_texture_as_configured(stage1,
+                                                         sample_texture):
+    _, path = stage1
+    inv = MODELS.build(inversion_cfg(generator_checkpoint=path,
+                                     sample_texture=sample_texture))
+    calls = []
+    synthesize = inv.generator.synthesize
+
+    def recording(w_s, w_plus, *args, **kwargs):
+        calls.append((w_s.detach().clone(), w_plus.detach().clone()))
+        return synthesize(w_s, w_plus, *args, **kwargs)
+
+    inv.generator.synthesize = recording
+    inv.train()
+    inv.train_step(fake_batch(), encoder_wrapper(inv))
+    # reconstruction, texture swap, then the latent-consistency sample
+    (rec_ws, rec_wplus), _, (sample_ws, sample_wplus) = calls
+    assert not torch.allclose(sample_ws, rec_ws)
+    assert torch.equal(sample_wplus, rec_wplus) == (sample_texture ==
+                                                    'encoded')
+    with pytest.raises(ValueError, match='sample_texture must be one of'):
+        MODELS.build(inversion_cfg(sample_texture='real'))
+
+
 def test_texture_swap_distance_replaces_lpips_in_that_term_only(stage1):
     _, path = stage1
     inv = MODELS.build(inversion_cfg(

@@ -240,3 +240,57 @@ def test_warp_consistency_tells_maps_that_explain_the_pictures():
     # identical, and carrying them through the maps only breaks them.
     ignores = warp_consistency(_StubGenerator(False), num=8, tau=0.002)
     assert ignores['unwarped'] < 1e-3 < 0.1 < ignores['warped']
+
+
+def test_match_displacements_on_hand_made_moves():
+    from coordgan.evaluation.structure import match_displacements
+    ys, xs = torch.meshgrid(torch.arange(8.), torch.arange(8.),
+                            indexing='ij')
+    pix = torch.stack([xs, ys])
+    # The object moves 2 px right from image 0 to image 1: a query pixel's
+    # true match is 2 px to its right (inside image 1's object).
+    true = torch.stack([pix, pix - torch.tensor([2., 0.]).view(2, 1, 1)])
+    fg = torch.zeros(2, 8, 8, dtype=torch.bool)
+    fg[0, :, 1:5] = True
+    fg[1, :, 3:7] = True
+    exact = match_displacements(true, true, fg)
+    assert exact['identity_px'] == pytest.approx(2)
+    assert exact['slope'] == pytest.approx(1)
+    assert exact['error_px'] == pytest.approx(0)
+    same = match_displacements(torch.stack([pix, pix]), true, fg)
+    assert same['slope'] == pytest.approx(0)
+    assert same['error_px'] == pytest.approx(2)
+    half = torch.stack([pix, pix - torch.tensor([1., 0.]).view(2, 1, 1)])
+    halfway = match_displacements(half, true, fg)
+    assert halfway['slope'] == pytest.approx(0.5)
+    assert halfway['error_px'] == pytest.approx(1)
+    with pytest.raises(ValueError, match='even number'):
+        match_displacements(true[:1], true[:1], fg[:1])
+
+
+def test_warper_reach_finds_codes_that_draw_the_true_maps():
+    from coordgan.evaluation.structure import warper_reach
+    gen = _StubGenerator()
+    spacing = 2 / 15
+    # The stub's maps are the grid moved by 0.3 * w_s[0] along x: moves
+    # of 0 and 2 grid steps are within its reach.
+    steps = [0, 2, 1, -1]
+    true = canonical_grid(16).repeat(4, 1, 1, 1)
+    true[:, 0] += torch.tensor(steps).view(4, 1, 1) * spacing
+    # the object (canonical x within the middle half) moves left with it
+    fg = torch.zeros(4, 16, 16, dtype=torch.bool)
+    for i, k in enumerate(steps):
+        fg[i, 4:12, 4 - k:12 - k] = True
+    for space in ('w', 'z'):
+        fitted = warper_reach(gen, true, fg, space=space, steps=300)
+        assert fitted['fit'] < 1e-4
+        assert fitted['slope'] == pytest.approx(1, abs=0.02)
+        assert fitted['error_px'] < 0.05 * fitted['identity_px']
+    # No fitting: every image gets the mean code's map, the identity match.
+    unfitted = warper_reach(gen, true, fg, space='w', steps=0)
+    assert unfitted['slope'] == pytest.approx(0, abs=0.02)
+    assert unfitted['error_px'] == pytest.approx(unfitted['identity_px'],
+                                                 rel=0.02)
+    assert gen.anchor.requires_grad
+    with pytest.raises(ValueError, match="space must be 'z' or 'w'"):
+        warper_reach(gen, true, fg, space='x')

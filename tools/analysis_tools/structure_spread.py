@@ -18,15 +18,25 @@ move the picture by as much: "to moved" well below "to unmoved"); and
 whether the maps explain how pictures of one texture differ (carried
 through C^w into each other's frame, they should match better than
 carried through their own map).
+
+With --reach z (or w), also how well the generator's own structure codes
+can draw the data's true maps: one code per image fitted to its true map
+(warper_reach), and the nearest-C^w matches those fitted maps give, as a
+slope and an error against the identity match's. That is the best an
+encoder could do through this generator (z: codes the mapping net draws;
+w: any code), measured without training one (minutes on one thread).
 """
 import argparse
 
+import numpy as np
+import torch
+import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 
 from coordgan.evaluation.structure import (dataset_spread, frame_following,
                                            generator_spread,
                                            swap_edge_distances,
-                                           warp_consistency)
+                                           warp_consistency, warper_reach)
 from coordgan.models.algorithms.coordgan_inversion import load_stage1_generator
 from coordgan.registry import DATASETS, GENERATORS, init_default_scope
 
@@ -38,6 +48,11 @@ def main():
     parser.add_argument('--num', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--shift-px', type=int, default=4)
+    parser.add_argument('--reach', choices=['z', 'w'],
+                        help='also fit one structure code per training '
+                        'image to its true map, in this space')
+    parser.add_argument('--reach-num', type=int, default=128)
+    parser.add_argument('--reach-steps', type=int, default=500)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='config overrides the checkpoint was trained '
                         'with, e.g. model.generator.noise_inputs=False')
@@ -78,6 +93,33 @@ def main():
     print(f'true canonical-map spread over {min(args.num, len(dataset))} '
           f'training images: {true:.4f} canonical = {true * px:.2f} px')
     print(f'ratio generator / true: {spread / true:.3f}')
+    if args.reach:
+        maps, fg = true_maps(dataset, args.reach_num, grid)
+        reach = warper_reach(generator, maps, fg, space=args.reach,
+                             steps=args.reach_steps, seed=args.seed)
+        print(f'codes fitted to {len(maps)} true maps ({args.reach}, '
+              f'{args.reach_steps} steps): misfit {reach["fit"]:.4f}; their '
+              f'matches: slope {reach["slope"]:.2f}, error '
+              f'{reach["error_px"]:.2f} px against the identity match\'s '
+              f'{reach["identity_px"]:.2f} px (ratio '
+              f'{reach["error_px"] / reach["identity_px"]:.2f})')
+
+
+def true_maps(dataset, num, size):
+    """The first ``num`` (even) items' true maps (N, 2, size, size) and foregrounds (N, size, size)."""
+    maps, masks = [], []
+    for i in range(min(num, len(dataset)) // 2 * 2):
+        info = dataset.get_data_info(i)
+        coords = torch.as_tensor(info['gt_coords']).float().permute(2, 0, 1)
+        mask = torch.as_tensor(np.asarray(info['gt_seg_map']) != 0).float()
+        if coords.shape[-1] != size:
+            coords = F.interpolate(coords[None], size=(size, size),
+                                   mode='bilinear', align_corners=False)[0]
+            mask = F.interpolate(mask[None, None], size=(size, size),
+                                 mode='nearest')[0, 0]
+        maps.append(coords)
+        masks.append(mask > 0)
+    return torch.stack(maps), torch.stack(masks)
 
 
 if __name__ == '__main__':

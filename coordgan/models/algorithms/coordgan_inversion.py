@@ -102,7 +102,14 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
         generator_checkpoint: a stage-1 checkpoint; its ``generator_ema``
             weights are loaded and frozen. A stage-1 checkpoint given as the
             Runner's ``load_from`` is understood too.
+        sample_texture: the texture codes of the generated samples the
+            latent-consistency terms read. ``'prior'`` (paper and code):
+            mapped from random z_t. ``'encoded'``: the W+ the encoder gives
+            the step's real images (no gradient), so the samples have a
+            random structure and real images' colours (not in the paper).
     """
+
+    SAMPLE_TEXTURES = ('prior', 'encoded')
 
     def __init__(self,
                  encoder: dict,
@@ -110,11 +117,16 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
                  generator_checkpoint: Optional[str] = None,
                  perceptual: Optional[dict] = None,
                  losses: Optional[dict] = None,
+                 sample_texture: str = 'prior',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or
                          IMAGE_PREPROCESSOR,
                          init_cfg=init_cfg)
+        if sample_texture not in self.SAMPLE_TEXTURES:
+            raise ValueError(f'sample_texture must be one of '
+                             f'{self.SAMPLE_TEXTURES}, got {sample_texture!r}')
+        self.sample_texture = sample_texture
         self.encoder = ENCODERS.build(encoder)
         self.generator = GENERATORS.build(generator)
         if self.generator.num_latents != self.encoder.num_latents:
@@ -202,7 +214,9 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             with torch.no_grad():
                 z_s, z_t = gen.sample_codes(num, device, rng)
                 ws_gen = gen.map_structure(z_s)
-                sample = gen.synthesize(ws_gen, gen.map_texture(z_t),
+                texture = (w_plus.detach() if self.sample_texture == 'encoded'
+                           else gen.map_texture(z_t))
+                sample = gen.synthesize(ws_gen, texture,
                                         gen.make_noise(num, device, rng))
             ws_enc = self.encoder(self.encoder_input(sample.image)).w_s
             step = StepOutputs(
