@@ -24,10 +24,14 @@ def generator_spread(generator, num: int = 256, batch_size: int = 32,
     return float(coordinate_spread(torch.cat(maps)))
 
 
-def dataset_spread(dataset, num: int = 256, size: Optional[int] = None
-                   ) -> float:
-    """Spread (canonical units) of the ground-truth canonical maps (``gt_coords``) of ``num`` dataset items."""
-    maps = []
+def dataset_true_maps(dataset, num: int, size: Optional[int] = None,
+                      foreground: bool = False):
+    """The first ``num`` dataset items' true canonical maps (N, 2, S, S) (``gt_coords``), resized to ``size``.
+
+    With ``foreground=True`` also their objects' pixels (N, S, S) bool
+    (``gt_seg_map`` != 0, nearest-resized), as a pair.
+    """
+    maps, masks = [], []
     for i in range(min(num, len(dataset))):
         info = dataset.get_data_info(i)
         if 'gt_coords' not in info:
@@ -35,11 +39,25 @@ def dataset_spread(dataset, num: int = 256, size: Optional[int] = None
                            'gt_coords; the true spread needs ground-truth '
                            'canonical coordinates')
         coords = torch.as_tensor(info['gt_coords']).float().permute(2, 0, 1)
-        if size is not None and coords.shape[-1] != size:
+        resize = size is not None and coords.shape[-1] != size
+        if resize:
             coords = F.interpolate(coords[None], size=(size, size),
                                    mode='bilinear', align_corners=False)[0]
         maps.append(coords)
-    return float(coordinate_spread(torch.stack(maps)))
+        if foreground:
+            mask = torch.as_tensor(info['gt_seg_map'] != 0).float()
+            if resize:
+                mask = F.interpolate(mask[None, None], size=(size, size),
+                                     mode='nearest')[0, 0]
+            masks.append(mask > 0)
+    maps = torch.stack(maps)
+    return (maps, torch.stack(masks)) if foreground else maps
+
+
+def dataset_spread(dataset, num: int = 256, size: Optional[int] = None
+                   ) -> float:
+    """Spread (canonical units) of the ground-truth canonical maps (``gt_coords``) of ``num`` dataset items."""
+    return float(coordinate_spread(dataset_true_maps(dataset, num, size)))
 
 
 def _codes(generator, num: int, seed: int):
@@ -239,8 +257,9 @@ def _fit_codes(generator, true_maps, foreground, space, steps, lr,
     else:
         code = w_mean.repeat(num, 1).requires_grad_(True)
         draw = generator.warp
-    optimizer = torch.optim.Adam([code], lr=lr or (0.02 if space == 'z'
-                                                   else 0.01))
+    if lr is None:
+        lr = 0.02 if space == 'z' else 0.01
+    optimizer = torch.optim.Adam([code], lr=lr)
 
     def misfit(maps):
         return ((maps - target).square().sum(1, keepdim=True) *

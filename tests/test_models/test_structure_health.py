@@ -149,6 +149,17 @@ def test_spread_of_a_generator_and_of_the_data():
     assert dataset_spread(data, num=6) == pytest.approx(
         float(coordinate_spread(maps)))
     assert dataset_spread(data, num=6, size=8) > 0
+    from coordgan.evaluation.structure import dataset_true_maps
+    coords, fg = dataset_true_maps(data, num=4, foreground=True)
+    assert torch.equal(coords, maps[:4])
+    assert torch.equal(fg, torch.stack([
+        torch.as_tensor(data.get_data_info(i)['gt_seg_map'] != 0)
+        for i in range(4)]))
+    small, small_fg = dataset_true_maps(data, num=4, size=8, foreground=True)
+    assert small.shape == (4, 2, 8, 8) and small_fg.shape == (4, 8, 8)
+    # nearest resizing keeps every other pixel of the 16 px masks
+    assert torch.equal(small_fg, fg[:, ::2, ::2]) or torch.equal(
+        small_fg, fg[:, 1::2, 1::2])
     class NoCoords(list):
         def get_data_info(self, i):
             return {}

@@ -28,12 +28,10 @@ w: any code), measured without training one (minutes on one thread).
 """
 import argparse
 
-import numpy as np
-import torch
-import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 
-from coordgan.evaluation.structure import (dataset_spread, frame_following,
+from coordgan.evaluation.structure import (dataset_spread, dataset_true_maps,
+                                           frame_following,
                                            generator_spread,
                                            swap_edge_distances,
                                            warp_consistency, warper_reach)
@@ -94,7 +92,9 @@ def main():
           f'training images: {true:.4f} canonical = {true * px:.2f} px')
     print(f'ratio generator / true: {spread / true:.3f}')
     if args.reach:
-        maps, fg = true_maps(dataset, args.reach_num, grid)
+        # images are paired 2k, 2k + 1: an even number of them
+        num = min(args.reach_num, len(dataset)) // 2 * 2
+        maps, fg = dataset_true_maps(dataset, num, grid, foreground=True)
         reach = warper_reach(generator, maps, fg, space=args.reach,
                              steps=args.reach_steps, seed=args.seed)
         print(f'codes fitted to {len(maps)} true maps ({args.reach}, '
@@ -103,23 +103,6 @@ def main():
               f'{reach["error_px"]:.2f} px against the identity match\'s '
               f'{reach["identity_px"]:.2f} px (ratio '
               f'{reach["error_px"] / reach["identity_px"]:.2f})')
-
-
-def true_maps(dataset, num, size):
-    """The first ``num`` (even) items' true maps (N, 2, size, size) and foregrounds (N, size, size)."""
-    maps, masks = [], []
-    for i in range(min(num, len(dataset)) // 2 * 2):
-        info = dataset.get_data_info(i)
-        coords = torch.as_tensor(info['gt_coords']).float().permute(2, 0, 1)
-        mask = torch.as_tensor(np.asarray(info['gt_seg_map']) != 0).float()
-        if coords.shape[-1] != size:
-            coords = F.interpolate(coords[None], size=(size, size),
-                                   mode='bilinear', align_corners=False)[0]
-            mask = F.interpolate(mask[None, None], size=(size, size),
-                                 mode='nearest')[0, 0]
-        maps.append(coords)
-        masks.append(mask > 0)
-    return torch.stack(maps), torch.stack(masks)
 
 
 if __name__ == '__main__':
