@@ -1,6 +1,7 @@
 from .base import PHASES, BaseLoss, StepOutputs
 from .coordgan_losses import (ChamferLoss, CycleLoss, ImageDistanceLoss,
-                              TextureSwapLoss, WarpLoss)
+                              StructureDiversityLoss, TextureSwapLoss,
+                              WarpLoss)
 from .edge_distance import EdgeDistance
 from .inversion_losses import (EquivarianceLoss, InversionTextureSwapLoss,
                                L1Distance, LatentCodeLoss, LatentCoordsLoss,
@@ -15,7 +16,8 @@ from .ramps import check_ramp, ramp_factor
 
 __all__ = [
     'PHASES', 'BaseLoss', 'StepOutputs', 'ChamferLoss', 'CycleLoss',
-    'EdgeDistance', 'ImageDistanceLoss', 'TextureSwapLoss', 'WarpLoss',
+    'EdgeDistance', 'ImageDistanceLoss', 'StructureDiversityLoss',
+    'TextureSwapLoss', 'WarpLoss',
     'AdversarialLoss', 'GANLoss', 'PatchR1Regularization', 'R1Regularization',
     'StructureSwapLoss', 'discriminator_logistic_loss',
     'generator_nonsaturating_loss', 'patch_logits', 'r1_penalty', 'LPIPS',
