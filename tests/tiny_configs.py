@@ -36,6 +36,7 @@ TINY_KWARGS = {
     'TextureSwapLoss': {},
     'WarpLoss': {},
     'ChamferLoss': {},
+    'StructureDiversityLoss': {},
     'EdgeDistance': {},
     # The VGG widths are fixed; a random backbone avoids the missing-weights
     # warning (tests never have ImageNet weights).
