@@ -31,13 +31,16 @@ def dataset_true_maps(dataset, num: int, size: Optional[int] = None,
     With ``foreground=True`` also their objects' pixels (N, S, S) bool
     (``gt_seg_map`` != 0, nearest-resized), as a pair.
     """
+    needed = dict(gt_coords='ground-truth canonical coordinates')
+    if foreground:
+        needed['gt_seg_map'] = 'part labels (the object is label != 0)'
     maps, masks = [], []
     for i in range(min(num, len(dataset))):
         info = dataset.get_data_info(i)
-        if 'gt_coords' not in info:
-            raise KeyError(f'{type(dataset).__name__} item {i} has no '
-                           'gt_coords; the true spread needs ground-truth '
-                           'canonical coordinates')
+        for key, what in needed.items():
+            if key not in info:
+                raise KeyError(f'{type(dataset).__name__} item {i} has no '
+                               f'{key}; the true maps need {what}')
         coords = torch.as_tensor(info['gt_coords']).float().permute(2, 0, 1)
         resize = size is not None and coords.shape[-1] != size
         if resize:

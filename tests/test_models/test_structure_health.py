@@ -167,6 +167,13 @@ def test_spread_of_a_generator_and_of_the_data():
     with pytest.raises(KeyError, match='gt_coords'):
         dataset_spread(NoCoords([0]), num=1)
 
+    class NoLabels(list):
+        def get_data_info(self, i):
+            return dict(gt_coords=torch.zeros(4, 4, 2))
+
+    with pytest.raises(KeyError, match='item 0 has no gt_seg_map'):
+        dataset_true_maps(NoLabels([0]), num=1, foreground=True)
+
 
 class _StubGenerator(torch.nn.Module):
     """A generator whose picture is a known function of C^w (or not)."""
