@@ -1,7 +1,7 @@
 """Label a folder of your own images from one annotated image (docs/evaluation.md, "Label your own images").
 
     python tools/propagate.py --config configs/labelprop/coordgan_synthetic.py \
-        --checkpoint work_dirs/coordgan-encoder_synthetic/iter_5000.pth \
+        --checkpoint work_dirs/coordgan-encoder_synthetic/iter_3500.pth \
         --ref ref.jpg --ref-mask ref_mask.png --images photos/ --out labels/
     # COCO in (polygons or RLE, image matched by file name) and out (RLE):
     python tools/propagate.py ... --ref-mask ref_coco.json --coco-out labels/pred.json

@@ -1,6 +1,6 @@
 """Evaluate a model with mmengine's Runner: label propagation (REFERENCE.md section 9) or generation metrics (section 10).
 
-    python tools/test.py configs/labelprop/coordgan_synthetic.py work_dirs/coordgan-encoder_synthetic/iter_5000.pth
+    python tools/test.py configs/labelprop/coordgan_synthetic.py work_dirs/coordgan-encoder_synthetic/iter_3500.pth
     python tools/test.py configs/labelprop/resnet50_celeba.py        # weights from the config / $TORCH_HOME
     python tools/test.py CONFIG [CKPT] --out results.json --show-dir vis/
     bash tools/dist_test.sh CONFIG CKPT 8                             # 8 GPUs split the queries

@@ -3,7 +3,7 @@
     python tools/visualize.py configs/coordgan_synthetic.py \
         work_dirs/coordgan_synthetic/iter_2000.pth --out pics/
     python tools/visualize.py configs/labelprop/coordgan_synthetic.py \
-        work_dirs/coordgan-encoder_synthetic/iter_5000.pth --out pics/
+        work_dirs/coordgan-encoder_synthetic/iter_3500.pth --out pics/
     python tools/visualize.py CONFIG CKPT --out pics/ --what swap-texture corr-maps
 
 Stage-1 CoordGAN configs give swap-texture, swap-structure and corr-maps

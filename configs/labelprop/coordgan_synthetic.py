@@ -1,7 +1,7 @@
 # CoordGAN on the embedded synthetic data, after the README's two training
 # stages (configs/coordgan_synthetic.py, then the encoder stage):
 #   python tools/test.py configs/labelprop/coordgan_synthetic.py \
-#       work_dirs/coordgan-encoder_synthetic/iter_5000.pth
+#       work_dirs/coordgan-encoder_synthetic/iter_3500.pth
 # The networks are the encoder stage's; C^w (32 points per side at this size,
 # read at 64) is compared with tau 0.01 and labels are scored at 128 px like
 # every other method.

@@ -2,7 +2,7 @@
 
     from coordgan.apis import init_model, dense_correspondence, propagate_mask
     model = init_model('configs/labelprop/coordgan_synthetic.py',
-                       'work_dirs/coordgan-encoder_synthetic/iter_5000.pth')
+                       'work_dirs/coordgan-encoder_synthetic/iter_3500.pth')
     match = dense_correspondence(model, 'a.png', 'b.png')
     masks = propagate_mask(model, 'ref.png', 'ref_mask.png', ['q1.png', 'q2.png'])
 

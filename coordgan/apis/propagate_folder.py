@@ -1,7 +1,7 @@
 """Label a folder of people's own images from one annotated image: files in, PNG masks, overlays and COCO JSON out.
 
     from coordgan.apis import init_model, propagate_folder
-    model = init_model('configs/labelprop/coordgan_synthetic.py', 'iter_5000.pth')
+    model = init_model('configs/labelprop/coordgan_synthetic.py', 'iter_3500.pth')
     summary = propagate_folder(model, 'ref.jpg', 'ref_ann.json', 'photos/',
                                'out/', coco_out='out/pred.json')
 

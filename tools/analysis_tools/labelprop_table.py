@@ -6,7 +6,7 @@ ground-truth coordinates). Inputs are result files of ``tools/test.py --out``
 or test configs, which are run here through mmengine's Runner:
 
     python tools/analysis_tools/labelprop_table.py configs/labelprop/*_synthetic.py \\
-        --checkpoint configs/labelprop/coordgan_synthetic.py=work_dirs/coordgan-encoder_synthetic/iter_5000.pth
+        --checkpoint configs/labelprop/coordgan_synthetic.py=work_dirs/coordgan-encoder_synthetic/iter_3500.pth
     python tools/analysis_tools/labelprop_table.py results/*.json --out-dir work_dirs/table1
 
 Writes ``<out-dir>/labelprop_table.json`` (every record, all metrics) and
