@@ -1,6 +1,6 @@
 # The README's main job: a reduced-width CoordGAN trained on the embedded
-# SyntheticPartsDataset (32 px) on the CPU in about 12 minutes (694 s on 2
-# quiet cores, docs/benchmarks.md).
+# SyntheticPartsDataset (32 px) on the CPU in 11-18 minutes (670-701 s on 2
+# quiet AMD EPYC cores, 1081 s on 2 Intel Xeon cores; docs/benchmarks.md).
 # The architecture is CoordGAN's (mapping nets, MLP warper, Fourier features,
 # C^w concatenated after every modulated conv, image D + patch D); widths,
 # depths and warm-up lengths are scaled down; the Fourier-feature scale and
