@@ -122,6 +122,40 @@ def test_latent_samples_take_their_texture_as_configured(stage1,
         MODELS.build(inversion_cfg(sample_texture='real'))
 
 
+def test_structure_noise_moves_sample_codes_by_the_code_spread(stage1):
+    _, path = stage1
+
+    def sample_codes(noise):
+        inv = MODELS.build(inversion_cfg(generator_checkpoint=path,
+                                         sample_structure_noise=noise))
+        inv._rng = torch.Generator().manual_seed(5)  # same codes either way
+        calls = []
+        synthesize = inv.generator.synthesize
+
+        def recording(w_s, w_plus, *args, **kwargs):
+            calls.append(w_s.detach().clone())
+            return synthesize(w_s, w_plus, *args, **kwargs)
+
+        inv.generator.synthesize = recording
+        inv.train()
+        inv.train_step(fake_batch(num=16), encoder_wrapper(inv))
+        return inv, calls[2]  # rec, swap, then the latent sample
+
+    inv, plain = sample_codes(0.0)
+    _, noisy = sample_codes(0.5)
+    # The reference spread: the mapping net's codes of many fresh z.
+    with torch.no_grad():
+        z = torch.randn(20000, inv.generator.z_dim,
+                        generator=torch.Generator().manual_seed(9))
+        spread = inv.generator.structure_mapping(z).std(dim=0)
+    step = (noisy - plain) / spread
+    assert step.abs().min() > 0  # every code moved
+    assert 0.4 < step.std().item() < 0.6
+    assert abs(step.mean().item()) < 0.15
+    with pytest.raises(ValueError, match='sample_structure_noise'):
+        MODELS.build(inversion_cfg(sample_structure_noise=-1.0))
+
+
 def test_texture_swap_distance_replaces_lpips_in_that_term_only(stage1):
     _, path = stage1
     inv = MODELS.build(inversion_cfg(

@@ -107,6 +107,13 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             mapped from random z_t. ``'encoded'``: the W+ the encoder gives
             the step's real images (no gradient), so the samples have a
             random structure and real images' colours (not in the paper).
+        sample_structure_noise: Gaussian noise added to the generated
+            samples' structure codes w_s, in units of the per-dimension
+            standard deviation of the mapping net's codes (0: the paper's
+            samples, on the mapping net's range). Above 0 the latent terms
+            also train the encoder on codes off that range, which the warper
+            can draw (not in the paper). The standard deviation is measured
+            once, from 4096 codes of a fixed random stream.
     """
 
     SAMPLE_TEXTURES = ('prior', 'encoded')
@@ -118,6 +125,7 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
                  perceptual: Optional[dict] = None,
                  losses: Optional[dict] = None,
                  sample_texture: str = 'prior',
+                 sample_structure_noise: float = 0.0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or
@@ -127,6 +135,11 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             raise ValueError(f'sample_texture must be one of '
                              f'{self.SAMPLE_TEXTURES}, got {sample_texture!r}')
         self.sample_texture = sample_texture
+        if not sample_structure_noise >= 0:
+            raise ValueError(f'sample_structure_noise must be >= 0, got '
+                             f'{sample_structure_noise!r}')
+        self.sample_structure_noise = float(sample_structure_noise)
+        self._code_std: Optional[torch.Tensor] = None
         self.encoder = ENCODERS.build(encoder)
         self.generator = GENERATORS.build(generator)
         if self.generator.num_latents != self.encoder.num_latents:
@@ -194,6 +207,21 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
         return self.generator.warp(
             self.encoder(self.encoder_input(images)).w_s)
 
+    @torch.no_grad()
+    def structure_code_std(self, num: int = 4096) -> torch.Tensor:
+        """Per-dimension std (style_dim,) of the mapping net's structure codes.
+
+        From ``num`` codes of a fixed random stream, once: the generator is
+        frozen, so the value is the same after a resume.
+        """
+        if self._code_std is None:
+            gen = self.generator
+            device = next(gen.parameters()).device
+            rng = torch.Generator(device=device).manual_seed(0)
+            z_s, _ = gen.sample_codes(num, device, rng)
+            self._code_std = gen.map_structure(z_s).std(dim=0)
+        return self._code_std
+
     def train_step(self, data, optim_wrapper: OptimWrapperDict
                    ) -> Dict[str, torch.Tensor]:
         real = self.data_preprocessor(data, True)['inputs']
@@ -214,6 +242,12 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             with torch.no_grad():
                 z_s, z_t = gen.sample_codes(num, device, rng)
                 ws_gen = gen.map_structure(z_s)
+                if self.sample_structure_noise > 0:
+                    ws_gen = ws_gen + (self.sample_structure_noise *
+                                       self.structure_code_std() *
+                                       torch.randn(ws_gen.shape,
+                                                   device=device,
+                                                   generator=rng))
                 texture = (w_plus.detach() if self.sample_texture == 'encoded'
                            else gen.map_texture(z_t))
                 sample = gen.synthesize(ws_gen, texture,
