@@ -44,7 +44,8 @@ def test_extractor_chunk_size_reaches_the_ops_and_changes_no_result(
     model.set_references(bench.reference_batch(num_classes))
     queries = bench.query_images(2, 'cpu')
     seen = []
-    for name in ('soft_correspondence', 'nearest_matches'):
+    # With matches, BaseCorrespondence runs both in one pass.
+    for name in ('soft_correspondence_with_matches', ):
         op = getattr(correspondence_base, name)
         monkeypatch.setattr(
             correspondence_base, name,
@@ -54,7 +55,7 @@ def test_extractor_chunk_size_reaches_the_ops_and_changes_no_result(
     model.extractor.chunk_size = 7
     seen.clear()
     chunked = model.predict(queries, with_matches=True)
-    assert set(seen) == {('soft_correspondence', 7), ('nearest_matches', 7)}
+    assert set(seen) == {('soft_correspondence_with_matches', 7)}
     for a, b in zip(default, chunked):
         assert torch.equal(a['pred_seg_maps'], b['pred_seg_maps'])
         torch.testing.assert_close(a['pred_matches'], b['pred_matches'])

@@ -85,6 +85,36 @@ def test_shifted_correspondence_shifts_the_mask_and_the_matches():
     assert (conf[0, :, :size - k] > 0.99).all()
 
 
+def test_propagate_and_match_is_one_pass_of_the_rules_it_keeps(monkeypatch):
+    import coordgan.models.correspondence.base as base
+    method = IdentityGrid()
+    grid = canonical_grid(16)
+    query = grid.flip(-1)  # x mirrored
+    labels = torch.rand(1, 3, 16, 16)
+    calls = []
+    fused = base.soft_correspondence_with_matches
+    monkeypatch.setattr(base, 'soft_correspondence_with_matches',
+                        lambda *a: calls.append(1) or fused(*a))
+    soft, pos, conf = method.propagate_and_match(query, grid, labels)
+    assert calls == [1]
+    torch.testing.assert_close(soft, method.propagate(query, grid, labels))
+    want_pos, want_conf = method.match(query, grid)
+    assert torch.equal(pos, want_pos)
+    torch.testing.assert_close(conf, want_conf)
+    assert pos[0, 3, 2].tolist() == [13, 3]  # mirrored cell
+
+    class OwnMatch(IdentityGrid):
+        def match(self, query, ref):
+            pos, conf = super().match(query, ref)
+            return pos.flip(-1), conf * 0
+
+    calls.clear()
+    soft, pos, conf = OwnMatch().propagate_and_match(query, grid, labels)
+    assert calls == []  # its own match rule, not the fused pass
+    assert pos[0, 3, 2].tolist() == [3, 13] and not conf.any()
+    torch.testing.assert_close(soft, method.propagate(query, grid, labels))
+
+
 def test_cells_to_pixels_moves_each_pixel_with_its_cell():
     # 2x2 query cells on an 8 px image, matched to cells of a 4x4 reference grid.
     pos = torch.tensor([[[[3., 0.], [0., 0.]], [[1., 2.], [2., 3.]]]])

@@ -216,7 +216,11 @@ class LabelPropagationModel(BaseModel):
 
     def match(self, query: torch.Tensor, ref: torch.Tensor):
         """Descriptors (B, D, h, w), (B, D, h', w') -> matched (x, y) (B, S, S, 2) in S-grid pixels, confidence (B, S, S)."""
-        pos, conf = self.extractor.match(query, ref)
+        return self._to_pixels(*self.extractor.match(query, ref), query, ref)
+
+    def _to_pixels(self, pos: torch.Tensor, conf: torch.Tensor,
+                   query: torch.Tensor, ref: torch.Tensor):
+        """Matched reference cells and confidences on the descriptor grid -> on the S-pixel grid."""
         size = self.size
         points = cells_to_pixels(pos, ref.shape[-1], query.shape[-1], size)
         rep = size // query.shape[-1]
@@ -239,15 +243,18 @@ class LabelPropagationModel(BaseModel):
         for r in range(ref['descriptors'].shape[0]):
             ref_desc = ref['descriptors'][r:r + 1].expand(num, -1, -1, -1)
             ref_soft = ref['soft'][r:r + 1].expand(num, -1, -1, -1)
-            soft = self.extractor.propagate(desc, ref_desc, ref_soft)
+            if with_matches:
+                soft, pos, conf = self.extractor.propagate_and_match(
+                    desc, ref_desc, ref_soft)
+                points, conf = self._to_pixels(pos, conf, desc, ref_desc)
+                matches.append(points.cpu())
+                confidence.append(conf.cpu())
+            else:
+                soft = self.extractor.propagate(desc, ref_desc, ref_soft)
             if soft.shape[-1] != size:
                 soft = F.interpolate(soft, size=(size, size),
                                      mode='bilinear', align_corners=False)
             labels.append(soft.argmax(1).cpu())
-            if with_matches:
-                points, conf = self.match(desc, ref_desc)
-                matches.append(points.cpu())
-                confidence.append(conf.cpu())
         out = []
         for i in range(num):
             sample = dict(pred_seg_maps=torch.stack([l[i] for l in labels]),

@@ -5,7 +5,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from coordgan.ops import nearest_matches, soft_correspondence
+from coordgan.ops import (nearest_matches, soft_correspondence,
+                          soft_correspondence_with_matches)
 
 
 class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
@@ -52,16 +53,10 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
     def propagate(self, query: torch.Tensor, ref: torch.Tensor,
                   ref_labels: torch.Tensor) -> torch.Tensor:
         """(B, D, h, w), (B, D, h', w'), (B, K, h', w') -> (B, K, h, w) soft labels."""
-        if ref_labels.shape[-2:] != ref.shape[-2:]:
-            ref_labels = nn.functional.interpolate(
-                ref_labels, size=ref.shape[-2:], mode='bilinear',
-                align_corners=False)
         b, _, h, w = query.shape
         out = soft_correspondence(
-            query.flatten(2).transpose(1, 2).float(),
-            ref.flatten(2).transpose(1, 2).float(),
-            ref_labels.flatten(2).transpose(1, 2).float(), self.tau,
-            self.squared, self.chunk_size)
+            _points(query), _points(ref), _points(_on_grid(ref_labels, ref)),
+            self.tau, self.squared, self.chunk_size)
         return out.transpose(1, 2).reshape(b, -1, h, w)
 
     def match(self, query: torch.Tensor, ref: torch.Tensor):
@@ -71,11 +66,51 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
         reference cells (cell centres at 0 .. w' - 1); the confidence is that
         match's probability under ``softmax(-dist / tau)``.
         """
+        index, prob = nearest_matches(_points(query), _points(ref), self.tau,
+                                      self.squared, self.chunk_size)
+        return _cells(index, prob, query, ref)
+
+    def propagate_and_match(self, query: torch.Tensor, ref: torch.Tensor,
+                            ref_labels: torch.Tensor):
+        """:meth:`propagate` and :meth:`match` at once -> soft labels, positions, confidence.
+
+        Where a subclass keeps both of this class's rules, one pass over the
+        affinity serves both (:func:`soft_correspondence_with_matches`: each
+        chunk's distances and softmax computed once, no gradients); a
+        subclass that overrides either method gets its own two methods
+        called.
+        """
+        cls = type(self)
+        if (cls.propagate is not BaseCorrespondence.propagate
+                or cls.match is not BaseCorrespondence.match):
+            return (self.propagate(query, ref, ref_labels),
+                    *self.match(query, ref))
         b, _, h, w = query.shape
-        ref_w = ref.shape[-1]
-        index, prob = nearest_matches(
-            query.flatten(2).transpose(1, 2).float(),
-            ref.flatten(2).transpose(1, 2).float(), self.tau, self.squared,
-            self.chunk_size)
-        pos = torch.stack([index % ref_w, index // ref_w], -1)
-        return pos.float().reshape(b, h, w, 2), prob.float().reshape(b, h, w)
+        out, index, prob = soft_correspondence_with_matches(
+            _points(query), _points(ref), _points(_on_grid(ref_labels, ref)),
+            self.tau, self.squared, self.chunk_size)
+        return (out.transpose(1, 2).reshape(b, -1, h, w),
+                *_cells(index, prob, query, ref))
+
+
+def _points(maps: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) -> (B, h * w, C) float32."""
+    return maps.flatten(2).transpose(1, 2).float()
+
+
+def _on_grid(labels: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Soft labels (B, K, H, W) bilinearly resized to the reference descriptors' grid."""
+    if labels.shape[-2:] != ref.shape[-2:]:
+        labels = nn.functional.interpolate(labels, size=ref.shape[-2:],
+                                           mode='bilinear',
+                                           align_corners=False)
+    return labels
+
+
+def _cells(index: torch.Tensor, prob: torch.Tensor, query: torch.Tensor,
+           ref: torch.Tensor):
+    """Flat reference indices (B, h * w) and their probabilities -> (x, y) cells (B, h, w, 2), confidence (B, h, w)."""
+    b, _, h, w = query.shape
+    ref_w = ref.shape[-1]
+    pos = torch.stack([index % ref_w, index // ref_w], -1)
+    return pos.float().reshape(b, h, w, 2), prob.float().reshape(b, h, w)
