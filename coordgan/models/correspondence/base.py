@@ -21,7 +21,9 @@ class BaseCorrespondence(nn.Module, metaclass=ABCMeta):
     reference position and a confidence (dense correspondence). Feature
     baselines override :meth:`describe` (and :meth:`propagate` /
     :meth:`match` for other rules such as cosine top-k); the evaluator does
-    not change.
+    not change. The evaluator asks for labels and matches together through
+    :meth:`propagate_and_match`: one pass over the affinity with this
+    class's rules, the two methods otherwise.
     """
 
     #: Whether the weights are random stand-ins (tables say so).
