@@ -13,7 +13,8 @@ from coordgan.ops import coordinate_spread, pair_swap
 from coordgan.registry import (DISCRIMINATORS, GENERATORS, LOSSES, MODELS)
 from ..generators import GeneratorOutput
 from ..losses import BaseLoss, StepOutputs
-from .common import IMAGE_PREPROCESSOR, fp32, unwrap
+from .common import (IMAGE_PREPROCESSOR, fp32, keep_out_of_checkpoints,
+                     unwrap)
 from .ema import HalfLifeEMA
 from .fine_tuning import freeze_parameters
 from .nonfinite import SkipNonFiniteMixin
@@ -107,6 +108,7 @@ class CoordGAN(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
                              f'{D_LOSS_WEIGHTINGS}, got {d_loss_weighting!r}')
         self.d_loss_weighting = d_loss_weighting
         self.perceptual = LOSSES.build(perceptual or dict(type='LPIPS'))
+        keep_out_of_checkpoints(self, 'perceptual')
 
         self.losses = nn.ModuleDict()
         for name, cfg in losses.items():

@@ -13,7 +13,7 @@ from coordgan.utils import CheckpointError, checkpoint_kind
 from coordgan.utils.checkpoint import KIND_DESCRIPTIONS
 from ..generators import GeneratorOutput
 from ..losses import BaseLoss, StepOutputs
-from .common import IMAGE_PREPROCESSOR
+from .common import IMAGE_PREPROCESSOR, keep_out_of_checkpoints
 from .nonfinite import SkipNonFiniteMixin
 from .random_stream import RandomStreamMixin
 
@@ -150,6 +150,7 @@ class CoordGANInversion(SkipNonFiniteMixin, RandomStreamMixin, BaseModel):
             load_stage1_generator(self.generator, generator_checkpoint)
         self.generator.requires_grad_(False).eval()
         self.perceptual = LOSSES.build(perceptual or dict(type='LPIPS'))
+        keep_out_of_checkpoints(self, 'perceptual')
         configured = {k: dict(v) for k, v in DEFAULT_LOSSES.items()}
         for name, cfg in (losses or {}).items():
             if cfg is None or name not in configured or 'type' in cfg:
