@@ -23,9 +23,9 @@ def keep_out_of_checkpoints(model: nn.Module, name: str) -> None:
 
     The LPIPS net is such a part: its weights come from files (ImageNet
     backbone, the ``lpips`` package's linear layers) or from a fixed seed
-    (the stand-in), never from training, and they were 14.7M of the
-    synthetic stage-1 checkpoint's 16.0M values (70 MB files instead of
-    6). ``state_dict()`` (what mmengine saves) leaves ``<name>.*`` out;
+    (the stand-in), never from training, and they were 14.7M of the 15.8M
+    values of a synthetic stage-1 or encoder checkpoint (files of 71 MB
+    instead of 12 with the optimizer's state). ``state_dict()`` (what mmengine saves) leaves ``<name>.*`` out;
     loading takes the part as built, so checkpoints without it load
     strictly, and ``<name>.*`` entries of checkpoints written before this
     are ignored.
