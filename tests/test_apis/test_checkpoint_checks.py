@@ -1,4 +1,6 @@
 """A checkpoint of the wrong stage, model or size, or a damaged one, fails at start-up naming the file and what it is."""
+import re
+
 import pytest
 import torch
 from mmengine import Config
@@ -165,7 +167,10 @@ def test_truncated_checkpoint_names_the_file(files):
         msg = str(info.value)
         assert msg.startswith(f"checkpoint '{truncated}' is truncated or "
                               'damaged')
-        assert 'PytorchStreamReader' in msg  # torch's reason, one line
+        # torch's reason (which one depends on where the cut falls: the zip
+        # reader's or the memory map's), its first line only.
+        assert re.search(r'\(\d+ bytes; torch: \w+(Error|Exception): ', msg)
+        assert '\n' not in msg
     with pytest.raises(DamagedCheckpointError, match='iter_cut.pth'):
         prepare_train_config(encoder_train_cfg(truncated), str(tmp / 'w'))
 
