@@ -38,8 +38,8 @@ model = dict(
     # CoordGANInversion's default losses, the authors' values
     # (reconstruction 10 * L1 + 10 * LPIPS, latent consistency 10 + 10, L1),
     # except the LPIPS reconstruction term, the latent-code term and the
-    # texture swap. The texture
-    # swap: G(E(x)'s structure, a partner's texture) should keep x's pose.
+    # texture swap. The texture swap: G(E(x)'s structure, a partner's
+    # texture) should keep x's pose.
     # The authors compare with LPIPS at weight 5; here LPIPS is a random VGG
     # that ranks colour above pose (structure_study.md, section 5), so that
     # term asks for x's colours from the partner's texture codes.

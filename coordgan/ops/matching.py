@@ -3,16 +3,7 @@ import torch
 
 from .distances import (autocast_off, check_chunk_size, compute_dtype,
                         default_chunk_size)
-from .soft_correspondence import _neg_scaled_dists
-
-
-def _check(query, ref, tau):
-    if query.dim() != 3 or ref.dim() != 3 or query.shape[0] != ref.shape[0] \
-            or query.shape[2] != ref.shape[2]:
-        raise ValueError(f'query (B, Nq, D) and ref (B, Nr, D) must agree, '
-                         f'got {tuple(query.shape)} and {tuple(ref.shape)}')
-    if not tau > 0:
-        raise ValueError(f'tau must be > 0, got {tau!r}')
+from .soft_correspondence import _check_inputs, _neg_scaled_dists
 
 
 def _best(logits):
@@ -32,7 +23,12 @@ def nearest_matches(query, ref, tau=0.01, squared=False, chunk_size=None):
     (plain L2 distance unless ``squared``), the rule label propagation uses:
     near 1 when one reference point is much closer than all others.
     """
-    _check(query, ref, tau)
+    if query.dim() != 3 or ref.dim() != 3 or query.shape[0] != ref.shape[0] \
+            or query.shape[2] != ref.shape[2]:
+        raise ValueError(f'query (B, Nq, D) and ref (B, Nr, D) must agree, '
+                         f'got {tuple(query.shape)} and {tuple(ref.shape)}')
+    if not tau > 0:
+        raise ValueError(f'tau must be > 0, got {tau!r}')
     return _matching_pass(query, ref, None, tau, squared, chunk_size)[1:]
 
 
@@ -46,11 +42,7 @@ def soft_correspondence_with_matches(query, ref, values, tau=0.01,
     are computed once for both, so label propagation with dense matches
     costs about what propagation alone does.
     """
-    _check(query, ref, tau)
-    if values.dim() != 3 or values.shape[:2] != ref.shape[:2]:
-        raise ValueError(f'values must have shape (B={ref.shape[0]}, '
-                         f'Nr={ref.shape[1]}, C) to match ref, got '
-                         f'{tuple(values.shape)}')
+    _check_inputs(query, ref, values, tau)
     return _matching_pass(query, ref, values, tau, squared, chunk_size)
 
 

@@ -45,12 +45,10 @@ def test_extractor_chunk_size_reaches_the_ops_and_changes_no_result(
     queries = bench.query_images(2, 'cpu')
     seen = []
     # With matches, BaseCorrespondence runs both in one pass.
-    for name in ('soft_correspondence_with_matches', ):
-        op = getattr(correspondence_base, name)
-        monkeypatch.setattr(
-            correspondence_base, name,
-            lambda *a, _op=op, _name=name: seen.append((_name, a[-1]))
-            or _op(*a))
+    name = 'soft_correspondence_with_matches'
+    op = getattr(correspondence_base, name)
+    monkeypatch.setattr(correspondence_base, name,
+                        lambda *a: seen.append((name, a[-1])) or op(*a))
     default = model.predict(queries, with_matches=True)
     model.extractor.chunk_size = 7
     seen.clear()

@@ -80,7 +80,7 @@ def test_a_point_alone_near_its_match_is_confident_and_ties_take_the_first():
     (dict(tau=0.0), 'tau must be > 0'),
     (dict(values=torch.zeros(1, 4, 3)), r'values must have shape \(B=1, '
      r'Nr=5'),
-    (dict(ref=torch.zeros(1, 5, 3)), r'must agree'),
+    (dict(ref=torch.zeros(1, 5, 3)), r'ref must have shape \(B=1, Nr, D=2\)'),
     (dict(chunk_size=0), 'chunk_size must be None or a positive int'),
 ])
 def test_bad_arguments_are_named(kwargs, match):
