@@ -1,4 +1,15 @@
-"""StyleGAN2 weight modulation/demodulation as one grouped convolution."""
+"""StyleGAN2 weight modulation/demodulation, in two equivalent forms.
+
+The per-sample weight ``w'[b] = demod(weight * styles[b])`` can be applied
+as one grouped convolution (``fused=True``: the sample's weight is built,
+the batch becomes the groups; the authors' code does this) or by scaling
+the input channels by ``styles[b]``, convolving with the shared weight and
+scaling the output channels by the demodulation coefficients
+(``fused=False``, StyleGAN2-ADA's training path). Both compute the same
+function; they differ in float rounding and speed. On a CPU the shared-weight
+form is the faster: the grouped convolution's backward is about 4x its
+forward (docs/benchmarks.md, "Modulated convolution").
+"""
 import torch
 import torch.nn.functional as F
 
@@ -14,18 +25,37 @@ def modulate_weight(weight: torch.Tensor,
     return w
 
 
+def demodulation_coefficients(weight: torch.Tensor,
+                              styles: torch.Tensor,
+                              eps: float = 1e-8) -> torch.Tensor:
+    """(O, I, k, k) weight, (B, I) styles -> (B, O): 1 / |weight * styles[b]| per output channel.
+
+    The norm of each output channel's modulated weight, computed without
+    building the (B, O, I, k, k) weight: sum_i styles[b, i]^2 *
+    sum_k weight[o, i, k]^2. Elementwise, not a matmul, so that autocast
+    leaves it in the inputs' precision (as ``modulate_weight``).
+    """
+    norm = (styles.pow(2)[:, None, :] *
+            weight.pow(2).sum(dim=(2, 3))[None]).sum(dim=2)
+    return torch.rsqrt(norm + eps)
+
+
 def modulated_conv2d(x: torch.Tensor,
                      weight: torch.Tensor,
                      styles: torch.Tensor,
                      demodulate: bool = True,
                      padding: int = 0,
                      upsample: bool = False,
-                     eps: float = 1e-8) -> torch.Tensor:
+                     eps: float = 1e-8,
+                     fused: bool = False) -> torch.Tensor:
     """(B, I, H, W) -> (B, O, H', W') with a modulated (and demodulated) weight per sample.
 
     ``weight`` (O, I, k, k) already carries its equalised-lr scale. With
     ``upsample`` the conv is transposed with stride 2 (output 2H + k - 2 - 2p);
-    the caller blurs afterwards.
+    the caller blurs afterwards. ``fused``: one grouped conv with the
+    per-sample weights; otherwise styles scale the input, the shared weight
+    convolves, the demodulation scales the output (same function, see the
+    module's docstring).
     """
     b, in_ch, h, w = x.shape
     out_ch, w_in, k, _ = weight.shape
@@ -34,6 +64,17 @@ def modulated_conv2d(x: torch.Tensor,
             f'modulated_conv2d: input has {in_ch} channels and batch {b}, '
             f'weight expects {w_in} input channels, styles have shape '
             f'{tuple(styles.shape)} (expected {(b, in_ch)})')
+    if not fused:
+        x = x * styles[:, :, None, None].to(x.dtype)
+        if upsample:
+            out = F.conv_transpose2d(x, weight.transpose(0, 1),
+                                     padding=padding, stride=2)
+        else:
+            out = F.conv2d(x, weight, padding=padding)
+        if demodulate:
+            coef = demodulation_coefficients(weight, styles, eps)
+            out = out * coef[:, :, None, None].to(out.dtype)
+        return out
     wb = modulate_weight(weight, styles, demodulate, eps)
     x = x.reshape(1, b * in_ch, h, w)
     if upsample:

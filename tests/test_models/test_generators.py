@@ -184,3 +184,22 @@ def test_warp_reads_the_warper_on_a_finer_grid():
         point = grid[:, :, i:i + 1, j:j + 1]
         torch.testing.assert_close(fine[:, :, i, j],
                                    gen.warper(w_s, point)[:, :, 0, 0])
+
+
+def test_fused_modconv_switch_reaches_every_conv_and_keeps_the_function():
+    """fused_modconv picks the grouped-conv form in every modulated conv; same weights, same picture."""
+    from coordgan.models.layers import ModulatedConv2d
+    torch.manual_seed(0)
+    shared = narrow(grid_size=16, out_size=64)
+    fused = narrow(grid_size=16, out_size=64, fused_modconv=True)
+    fused.load_state_dict(shared.state_dict())  # same parameters either way
+    for gen, flag in ((shared, False), (fused, True)):
+        convs = [m for m in gen.modules() if isinstance(m, ModulatedConv2d)]
+        # conv1, 5 blocks x 2, 2 upsampling blocks x 2; 1 + 5 + 2 ToRGBs.
+        assert len(convs) == 15 + 8
+        assert {m.fused for m in convs} == {flag}
+    z_s, z_t = torch.randn(2, 16), torch.randn(2, 16)
+    noise = shared.make_noise(2)
+    a, b = shared(z_s, z_t, noise), fused(z_s, z_t, noise)
+    torch.testing.assert_close(a.image, b.image, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(a.corr_map, b.corr_map, rtol=0, atol=0)

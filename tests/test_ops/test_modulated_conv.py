@@ -23,26 +23,54 @@ def per_sample_modulated_conv(x, weight, styles, demodulate, padding,
     return torch.cat(outs)
 
 
+@pytest.mark.parametrize('fused', [True, False])
 @pytest.mark.parametrize('demodulate', [True, False])
 @pytest.mark.parametrize('kernel_size', [1, 3])
-def test_modulated_conv_equals_per_sample_conv(demodulate, kernel_size):
+def test_modulated_conv_equals_per_sample_conv(demodulate, kernel_size,
+                                               fused):
     x = torch.randn(3, 5, 9, 9, dtype=torch.float64)
     weight = torch.randn(4, 5, kernel_size, kernel_size, dtype=torch.float64)
     styles = torch.randn(3, 5, dtype=torch.float64)
     pad = kernel_size // 2
-    out = modulated_conv2d(x, weight, styles, demodulate, padding=pad)
+    out = modulated_conv2d(x, weight, styles, demodulate, padding=pad,
+                           fused=fused)
     ref = per_sample_modulated_conv(x, weight, styles, demodulate, pad)
     torch.testing.assert_close(out, ref)
 
 
-def test_upsampling_modulated_conv_equals_per_sample_transposed_conv():
+@pytest.mark.parametrize('fused', [True, False])
+def test_upsampling_modulated_conv_equals_per_sample_transposed_conv(fused):
     x = torch.randn(2, 4, 5, 5, dtype=torch.float64)
     weight = torch.randn(6, 4, 3, 3, dtype=torch.float64)
     styles = torch.randn(2, 4, dtype=torch.float64)
-    out = modulated_conv2d(x, weight, styles, True, upsample=True)
+    out = modulated_conv2d(x, weight, styles, True, upsample=True,
+                           fused=fused)
     ref = per_sample_modulated_conv(x, weight, styles, True, 0, upsample=True)
     assert out.shape == (2, 6, 11, 11)
     torch.testing.assert_close(out, ref)
+
+
+@pytest.mark.parametrize('upsample', [False, True])
+@pytest.mark.parametrize('fused', [True, False])
+def test_modulated_conv_gradients_equal_per_sample_conv(fused, upsample):
+    # Training backpropagates through it to the input, the weight and the
+    # styles (the mapping net, and the encoder in stage 2).
+    def leaves():
+        torch.manual_seed(3)
+        return [torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+                for shape in ((2, 4, 6, 6), (5, 4, 3, 3), (2, 4))]
+
+    pad = 0 if upsample else 1
+    grad_out = torch.randn(2, 5, 13, 13) if upsample else torch.randn(
+        2, 5, 6, 6)
+    got = leaves()
+    modulated_conv2d(*got, True, padding=pad, upsample=upsample,
+                     fused=fused).backward(grad_out.double())
+    ref = leaves()
+    per_sample_modulated_conv(*ref, True, pad, upsample).backward(
+        grad_out.double())
+    for name, a, b in zip(('input', 'weight', 'styles'), got, ref):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
 
 
 def test_demodulated_output_has_unit_weight_norm():

@@ -19,6 +19,8 @@ class CoordSynthesisNetwork(nn.Module):
     modulated conv at the grid resolution (11 times at the default depth);
     ``'fourier'`` is the "w/o struc-mod" ablation where C^w only enters
     through the Fourier features. Upsampling blocks never see C^w.
+    ``fused_modconv``: every modulated conv as one grouped conv (see
+    ``CoordGANGenerator``).
     """
 
     def __init__(self,
@@ -29,7 +31,8 @@ class CoordSynthesisNetwork(nn.Module):
                  structure_modulation: str = 'concat',
                  blur_kernel: Sequence[float] = (1, 3, 3, 1),
                  fourier_scale: float = 1.0,
-                 noise_inputs: bool = True):
+                 noise_inputs: bool = True,
+                 fused_modconv: bool = False):
         super().__init__()
         if structure_modulation not in STRUCTURE_MODULATIONS:
             raise ValueError(
@@ -40,25 +43,28 @@ class CoordSynthesisNetwork(nn.Module):
         width = channels + (2 if self.concat else 0)
 
         self.fourier = FourierFeatures(2, channels, fourier_scale)
+        fused = dict(fused=fused_modconv)
         self.conv1 = StyledConv(channels, channels, 3, style_dim,
-                                use_noise=noise_inputs)
-        self.to_rgb1 = ToRGB(width, style_dim)
+                                use_noise=noise_inputs, **fused)
+        self.to_rgb1 = ToRGB(width, style_dim, **fused)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         for _ in range(num_blocks):
             for _ in range(2):
                 self.convs.append(StyledConv(width, channels, 3, style_dim,
-                                             use_noise=noise_inputs))
-            self.to_rgbs.append(ToRGB(width, style_dim))
+                                             use_noise=noise_inputs, **fused))
+            self.to_rgbs.append(ToRGB(width, style_dim, **fused))
         in_ch = width
         for ch in upsample_channels:
             self.convs.append(
                 StyledConv(in_ch, ch, 3, style_dim, upsample=True,
-                           blur_kernel=blur_kernel, use_noise=noise_inputs))
+                           blur_kernel=blur_kernel, use_noise=noise_inputs,
+                           **fused))
             self.convs.append(StyledConv(ch, ch, 3, style_dim,
-                                         use_noise=noise_inputs))
+                                         use_noise=noise_inputs, **fused))
             self.to_rgbs.append(
-                ToRGB(ch, style_dim, upsample=True, blur_kernel=blur_kernel))
+                ToRGB(ch, style_dim, upsample=True, blur_kernel=blur_kernel,
+                      **fused))
             in_ch = ch
         # One code for conv1, then two per block; the last ToRGB shares the
         # slot after the last conv (StyleGAN2 indexing).
@@ -130,6 +136,12 @@ class CoordGANGenerator(BaseGenerator):
             back to canonical coordinates; its prediction is the output's
             ``aux['cycle']`` (B, 2, G, G), which ``CycleLoss`` compares with
             the canonical grid. ``None`` (CoordGAN): no backward map.
+        fused_modconv: each modulated conv as one grouped conv with the
+            per-sample weights (the authors' code) instead of scaling the
+            activations around one shared-weight conv (StyleGAN2-ADA's
+            training path; the default). The same function up to float
+            rounding, so checkpoints load either way; the shared-weight form
+            makes a CPU training step 1.2-1.5x faster (docs/benchmarks.md).
     """
 
     def __init__(self,
@@ -147,7 +159,8 @@ class CoordGANGenerator(BaseGenerator):
                  blur_kernel: Sequence[float] = (1, 3, 3, 1),
                  fourier_scale: float = 1.0,
                  noise_inputs: bool = True,
-                 backward_warper: Optional[dict] = None):
+                 backward_warper: Optional[dict] = None,
+                 fused_modconv: bool = False):
         super().__init__()
         num_up = self._num_upsamplings(out_size, grid_size)
         if num_up > len(upsample_channels):
@@ -174,7 +187,7 @@ class CoordGANGenerator(BaseGenerator):
         self.synthesis = CoordSynthesisNetwork(
             style_dim, channels, num_blocks,
             tuple(upsample_channels)[:num_up], structure_modulation,
-            blur_kernel, fourier_scale, noise_inputs)
+            blur_kernel, fourier_scale, noise_inputs, fused_modconv)
         self.num_latents = self.synthesis.num_latents
         # Derived from grid_size, so not saved: checkpoints stay small and a
         # copied (EMA) generator carries its own.
