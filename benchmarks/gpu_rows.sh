@@ -4,7 +4,8 @@
 # compiling, the breakdown under CUDA_LAUNCH_BLOCKING and the batch search
 # each need more):
 #   1. train_step of the paper's 128 model (configs/coordgan_celeba.py), batch 2
-#      per device: fp32 and bf16 with the phase breakdown (fp32);
+#      per device: fp32 and bf16 with the phase breakdown (fp32), and fp32 with
+#      the grouped-conv modulated convs (fused_modconv=True, the authors' form);
 #   2. bf16 + torch.compile;
 #   3. the dense-affinity warp loss beside the chunked one (batch 2), and the
 #      largest per-device batch whose peak allocated memory stays under 70 GiB
@@ -42,10 +43,11 @@ part() {  # part NAME TIMEOUT_S ARGS...: one benchmark run, its table and JSON
         | tee -a "$out/$name.txt"
 }
 
-part precision 150 --variants fp32 bf16 --repeats 5 --warmup 3 --breakdown
+part precision 170 --variants fp32 bf16 fp32+fused-modconv --repeats 5 \
+    --warmup 3 --breakdown
 # Compiling G, D and the patch D (several graphs each: with and without
 # gradients) takes most of this part; the JSON is empty if it runs out.
 part compile 240 --variants bf16+compile --repeats 5 --warmup 3
-part warp_and_max_batch 200 --variants fp32 --warp dense --repeats 3 \
+part warp_and_max_batch 180 --variants fp32 --warp dense --repeats 3 \
     --warmup 2 --max-batch-budget-gib "$budget" --max-batch-cap 64 \
     --batch-start 16 --batch-step 8 --search-time-s 80

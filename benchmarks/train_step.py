@@ -17,8 +17,9 @@ CUDA) is its own. Run from the repository root, e.g.:
 Variants are written as ``+``-joined tokens (``--variants fp32 bf16+compile
 fp32+dense``); the flags add to the fp32 baseline: ``--amp bf16|fp16`` (may
 repeat), ``--compile`` (on top of the last ``--amp`` precision, else fp32),
-``--channels-last``, ``--warp dense`` (the dense twin of every other
-variant, with the dense/chunked ratio printed).
+``--channels-last``, ``--fused-modconv`` (the generator's modulated convs
+as grouped convs, the authors' form), ``--warp dense`` (the dense twin of
+every other variant, with the dense/chunked ratio printed).
 
 What is timed: iterations with the model's iteration counter past every
 warm-up (``--start-iter``), so all losses are on. The lazy R1 step runs
@@ -49,7 +50,8 @@ from measure import (current_memory, peak_memory, reset_peak,  # noqa: E402
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 AMP_DTYPES = {'bf16': 'bfloat16', 'fp16': 'float16'}
-OPTIONS = ('compile', 'channels-last', 'dense', 'dense-chamfer')
+OPTIONS = ('compile', 'channels-last', 'dense', 'dense-chamfer',
+           'fused-modconv')
 # Integer widths scaled by --width (generator and patch D); the image D has
 # its own channel_scale.
 WIDTH_KEYS = ('channels', 'z_dim', 'style_dim', 'hidden_channels',
@@ -88,6 +90,8 @@ def variants_from_flags(args):
             specs.append(f'{(args.amp or ["fp32"])[-1]}+compile')
         if args.channels_last:
             specs.append('fp32+channels-last')
+        if args.fused_modconv:
+            specs.append('fp32+fused-modconv')
     if args.warp == 'dense':
         specs += [variant_name(dict(parse_variant(s), dense=True))
                   for s in specs if not parse_variant(s)['dense']]
@@ -127,6 +131,8 @@ def model_config(args, variant):
         losses['warp']['implementation'] = 'dense'
     if variant['dense-chamfer'] and losses.get('chamfer'):
         losses['chamfer']['implementation'] = 'dense'
+    if variant['fused-modconv']:
+        model['generator']['fused_modconv'] = True
     return cfg, model
 
 
@@ -473,6 +479,10 @@ def parse_args(argv=None):
     parser.add_argument('--compile', action='store_true',
                         help='add a torch.compile variant (G, D, patch D)')
     parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--fused-modconv', action='store_true',
+                        help='also the grouped-conv modulated convs (the '
+                        "authors' form; the default is the shared-weight "
+                        'form)')
     parser.add_argument('--warp', choices=('chunked', 'dense'),
                         default='chunked',
                         help='dense: also measure every variant with the '

@@ -33,6 +33,8 @@ def test_flags_name_the_variants_and_bad_tokens_are_refused():
     args = bench.parse_args(['--variants', 'compile+fp16', 'channels-last'])
     assert bench.variants_from_flags(args) == ['fp16+compile',
                                                'fp32+channels-last']
+    args = bench.parse_args(['--fused-modconv'])
+    assert bench.variants_from_flags(args) == ['fp32', 'fp32+fused-modconv']
     with pytest.raises(ValueError, match='tokens are one of'):
         bench.parse_variant('bf16+fp16')
     with pytest.raises(ValueError, match='tokens are one of'):
@@ -52,6 +54,10 @@ def test_model_config_scales_widths_and_selects_the_dense_losses():
                                        'chunked') == 'chunked'
     assert dense['losses']['warp']['implementation'] == 'dense'
     assert dense['losses']['chamfer']['implementation'] == 'dense'
+    _, fused = bench.model_config(args,
+                                  bench.parse_variant('fp32+fused-modconv'))
+    assert 'fused_modconv' not in plain['generator']  # the default form
+    assert fused['generator']['fused_modconv'] is True
 
 
 def test_measure_times_steps_and_profiles_every_phase():
