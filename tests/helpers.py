@@ -7,7 +7,7 @@ from mmengine import Config
 from mmengine.model import BaseModel
 
 from coordgan.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
-from tiny_configs import tiny
+from tiny_configs import tiny, tiny_model as tiny_model_config
 
 SYNTHETIC_CONFIG = 'configs/coordgan_synthetic.py'
 
@@ -42,6 +42,16 @@ def tiny_model_cfg(**losses) -> dict:
 
 def tiny_model(**losses):
     return MODELS.build(tiny_model_cfg(**losses))
+
+
+def inversion_cfg(**kwargs) -> dict:
+    """A CoordGANInversion (encoder stage) config at tiny sizes; ``kwargs`` update it."""
+    cfg = tiny_model_config(dict(type='CoordGANInversion',
+                                 encoder=dict(type='CoordGANEncoder'),
+                                 generator=dict(type='CoordGANGenerator'),
+                                 perceptual=dict(type='LPIPS')))
+    cfg.update(kwargs)
+    return cfg
 
 
 def optim_wrappers(model, schedule_cfg='configs/_base_/schedules/coordgan_300k.py'):

@@ -3,18 +3,8 @@ import torch
 from mmengine.runner.checkpoint import save_checkpoint
 
 from coordgan.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
-from helpers import changed, fake_batch, snapshot, tiny_model_cfg
-from tiny_configs import tiny_model
-
-
-def inversion_cfg(**kwargs):
-    cfg = dict(type='CoordGANInversion',
-               encoder=dict(type='CoordGANEncoder'),
-               generator=dict(type='CoordGANGenerator'),
-               perceptual=dict(type='LPIPS'))
-    cfg = tiny_model(cfg)
-    cfg.update(kwargs)
-    return cfg
+from helpers import (changed, fake_batch, inversion_cfg, snapshot,
+                     tiny_model_cfg)
 
 
 @pytest.fixture(scope='module')
@@ -35,6 +25,19 @@ def encoder_wrapper(model):
         optim_wrapper_cfg=dict(encoder=dict(
             modules=['encoder'],
             optimizer=dict(type='Adam', lr=0.0016, betas=(0., 0.992))))))(model)
+
+
+def record_synthesize(inv):
+    """From now on every ``inv.generator.synthesize`` call appends its (w_s, W+) (detached copies) to the returned list."""
+    calls = []
+    synthesize = inv.generator.synthesize
+
+    def recording(w_s, w_plus, *args, **kwargs):
+        calls.append((w_s.detach().clone(), w_plus.detach().clone()))
+        return synthesize(w_s, w_plus, *args, **kwargs)
+
+    inv.generator.synthesize = recording
+    return calls
 
 
 def test_generator_comes_from_the_stage1_ema(stage1):
@@ -103,14 +106,7 @@ def test_latent_samples_take_their_texture_as_configured(stage1,
     _, path = stage1
     inv = MODELS.build(inversion_cfg(generator_checkpoint=path,
                                      sample_texture=sample_texture))
-    calls = []
-    synthesize = inv.generator.synthesize
-
-    def recording(w_s, w_plus, *args, **kwargs):
-        calls.append((w_s.detach().clone(), w_plus.detach().clone()))
-        return synthesize(w_s, w_plus, *args, **kwargs)
-
-    inv.generator.synthesize = recording
+    calls = record_synthesize(inv)
     inv.train()
     inv.train_step(fake_batch(), encoder_wrapper(inv))
     # reconstruction, texture swap, then the latent-consistency sample
@@ -129,17 +125,10 @@ def test_structure_noise_moves_sample_codes_by_the_code_spread(stage1):
         inv = MODELS.build(inversion_cfg(generator_checkpoint=path,
                                          sample_structure_noise=noise))
         inv._rng = torch.Generator().manual_seed(5)  # same codes either way
-        calls = []
-        synthesize = inv.generator.synthesize
-
-        def recording(w_s, w_plus, *args, **kwargs):
-            calls.append(w_s.detach().clone())
-            return synthesize(w_s, w_plus, *args, **kwargs)
-
-        inv.generator.synthesize = recording
+        calls = record_synthesize(inv)
         inv.train()
         inv.train_step(fake_batch(num=16), encoder_wrapper(inv))
-        return inv, calls[2]  # rec, swap, then the latent sample
+        return inv, calls[2][0]  # rec, swap, then the latent sample's w_s
 
     inv, plain = sample_codes(0.0)
     _, noisy = sample_codes(0.5)

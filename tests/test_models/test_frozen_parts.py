@@ -4,8 +4,7 @@ import torch
 from mmengine.runner.checkpoint import load_checkpoint, save_checkpoint
 
 from coordgan.registry import MODELS
-from helpers import snapshot, tiny_model_cfg
-from test_coordgan_inversion import inversion_cfg
+from helpers import inversion_cfg, snapshot, tiny_model_cfg
 
 BUILDERS = {'stage 1': tiny_model_cfg, 'encoder stage': inversion_cfg}
 
