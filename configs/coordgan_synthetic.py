@@ -1,6 +1,6 @@
 # The README's main job: a reduced-width CoordGAN trained on the embedded
-# SyntheticPartsDataset (32 px) on the CPU in 11-18 minutes (670-701 s on 2
-# quiet AMD EPYC cores, 1081 s on 2 Intel Xeon cores; docs/benchmarks.md).
+# SyntheticPartsDataset (32 px) on the CPU in 13-16 minutes (771-929 s on 2
+# quiet Intel Xeon cores at 2.8 GHz; docs/benchmarks.md).
 # The architecture is CoordGAN's (mapping nets, MLP warper, Fourier features,
 # C^w concatenated after every modulated conv, image D + patch D); widths,
 # depths and warm-up lengths are scaled down; the Fourier-feature scale and

@@ -141,7 +141,7 @@ class CoordGANGenerator(BaseGenerator):
             activations around one shared-weight conv (StyleGAN2-ADA's
             training path; the default). The same function up to float
             rounding, so checkpoints load either way; the shared-weight form
-            makes a CPU training step 1.2-1.5x faster (docs/benchmarks.md).
+            makes a CPU training step 1.4-1.5x faster (docs/benchmarks.md).
     """
 
     def __init__(self,
