@@ -31,7 +31,7 @@ FORMS = ('shared', 'fused')
 
 
 def build(args, form):
-    """-> (model, optim wrapper dict) of ``args.config`` with ``form`` modulated convs."""
+    """-> (model, optim wrapper dict, the config's batch size) of ``args.config`` with ``form`` modulated convs."""
     from mmengine import Config
     from mmengine.registry import init_default_scope
 

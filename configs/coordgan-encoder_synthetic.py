@@ -13,7 +13,9 @@ _base_ = ['./coordgan_synthetic.py']
 # 3500 and 6.73 at 5000 without the LPIPS term below; docs/structure_study.md,
 # sections 15, 23 and 24). Without that term 3500 iterations take about
 # the time 2500 took with it (a step of 0.232 s against 0.315 s); 5000
-# would add some 8 minutes on a slow 2-core machine for 0.15 px.
+# would add some 5 minutes on the 2-core Xeon (0.19 s per step since the
+# shared-weight modulated conv) for 0.15 px, and take its slowest timed
+# run of the README's commands (28 minutes) past 30.
 max_iters = 3500
 model = dict(
     _delete_=True,
