@@ -65,6 +65,14 @@ def modulated_conv2d(x: torch.Tensor,
             f'weight expects {w_in} input channels, styles have shape '
             f'{tuple(styles.shape)} (expected {(b, in_ch)})')
     if not fused:
+        if demodulate and torch.float16 in (x.dtype, styles.dtype):
+            # float16 (autocast makes the affine's styles float16): the
+            # demodulation cancels any positive per-sample scale of the
+            # styles, and dividing them by their largest magnitude keeps
+            # x * styles and their squares in range (StyleGAN2-ADA does the
+            # same). Other precisions skip it: no rounding changes there.
+            styles = styles / styles.abs().amax(
+                dim=1, keepdim=True).clamp_min(eps)
         x = x * styles[:, :, None, None].to(x.dtype)
         if upsample:
             out = F.conv_transpose2d(x, weight.transpose(0, 1),

@@ -73,6 +73,24 @@ def test_modulated_conv_gradients_equal_per_sample_conv(fused, upsample):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
 
 
+@pytest.mark.parametrize('fused', [True, False])
+def test_float16_autocast_with_large_styles_stays_finite_and_right(fused):
+    # Mixed precision as AmpOptimWrapper runs it: float32 weights, float16
+    # activations and styles (the affine's output), convs in float16, where
+    # squares of styles above 256 overflow. The output must not care.
+    torch.manual_seed(0)
+    x = torch.randn(2, 64, 8, 8)
+    weight = torch.randn(32, 64, 3, 3) / 24
+    styles = torch.rand(2, 64) * 300 + 100
+    ref = per_sample_modulated_conv(x.double(), weight.double(),
+                                    styles.double(), True, 1)
+    with torch.autocast('cpu', dtype=torch.float16):
+        out = modulated_conv2d(x.half(), weight, styles.half(), True,
+                               padding=1, fused=fused)
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    torch.testing.assert_close(out.double(), ref, rtol=0.02, atol=0.02)
+
+
 def test_demodulated_output_has_unit_weight_norm():
     weight = torch.randn(4, 5, 3, 3)
     styles = torch.randn(1, 5) * 10
