@@ -21,11 +21,16 @@ Run from the repository root:
 import argparse
 import json
 import os
-import platform
 import statistics
+import sys
 import time
 
 import torch
+
+# The shared helpers beside this script, whether it runs as a script or is
+# loaded from its path (the tests).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from measure import machine, make_batch  # noqa: E402
 
 FORMS = ('shared', 'fused')
 
@@ -61,16 +66,6 @@ def build(args, form):
     return model, wrappers, cfg.train_dataloader.batch_size
 
 
-def make_batch(model, batch_size):
-    """A batch as the data loader gives it: uint8 (3, S, S) images."""
-    size = model.generator.out_size
-    rng = torch.Generator().manual_seed(0)
-    return dict(inputs=[
-        torch.randint(0, 256, (3, size, size), dtype=torch.uint8,
-                      generator=rng) for _ in range(batch_size)
-    ])
-
-
 def run(args):
     """Both forms, alternating rounds -> report dict."""
     models = {form: build(args, form) for form in FORMS}
@@ -95,12 +90,7 @@ def run(args):
         steps=args.steps, warmup=args.warmup,
         s_per_it=medians, rounds_s=rounds,
         ratio_fused_over_shared=medians['fused'] / medians['shared'],
-        machine=dict(python=platform.python_version(),
-                     torch=torch.__version__,
-                     cpu=platform.processor() or platform.machine(),
-                     cpu_count=os.cpu_count(),
-                     threads=torch.get_num_threads(),
-                     load_avg=os.getloadavg()))
+        machine=machine())
 
 
 def print_report(report):

@@ -1,5 +1,6 @@
-"""Memory and timing helpers shared by the benchmark scripts (CPU: the process's peak RSS; CUDA: allocated memory)."""
+"""Memory, timing and input helpers shared by the benchmark scripts (CPU: the process's peak RSS; CUDA: allocated memory)."""
 import os
+import platform
 import resource
 
 import torch
@@ -43,3 +44,25 @@ def synchronize(device):
     """Wait for the device's queued work (a no-op on the CPU)."""
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
+
+
+def machine():
+    """What a report needs to say where it was measured: versions, CPU, threads, load, GPU."""
+    info = dict(python=platform.python_version(), torch=torch.__version__,
+                cpu=platform.processor() or platform.machine(),
+                cpu_count=os.cpu_count(), threads=torch.get_num_threads(),
+                load_avg=os.getloadavg(),
+                omp_num_threads=os.environ.get('OMP_NUM_THREADS'))
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name()
+    return info
+
+
+def make_batch(model, batch_size):
+    """A batch as the data loader gives it: uint8 (3, S, S) images, S the model's generator output size."""
+    size = model.generator.out_size
+    rng = torch.Generator().manual_seed(0)
+    return dict(inputs=[
+        torch.randint(0, 256, (3, size, size), dtype=torch.uint8,
+                      generator=rng) for _ in range(batch_size)
+    ])

@@ -34,7 +34,6 @@ import contextlib
 import functools
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -45,8 +44,8 @@ import torch
 # The shared helpers beside this script, whether it runs as a script or is
 # loaded from its path (the tests).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from measure import (current_memory, peak_memory, reset_peak,  # noqa: E402
-                     synchronize)
+from measure import (current_memory, machine, make_batch,  # noqa: E402
+                     peak_memory, reset_peak, synchronize)
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 AMP_DTYPES = {'bf16': 'bfloat16', 'fp16': 'float16'}
@@ -202,17 +201,6 @@ def compile_networks(model):
             return _compiled(*inputs, **kwargs)
 
         net.forward = forward
-
-
-def make_batch(model, batch_size):
-    """A batch as the data loader gives it: uint8 (3, S, S) images."""
-    size = model.generator.out_size
-    rng = torch.Generator().manual_seed(0)
-    return dict(inputs=[
-        torch.randint(0, 256, (3, size, size), dtype=torch.uint8,
-                      generator=rng)
-        for _ in range(batch_size)
-    ])
 
 
 # ------------------------------------------------------------- measurement
@@ -388,17 +376,6 @@ def search_max_batch(args, spec):
 
 
 # ------------------------------------------------------------------ output
-def machine():
-    info = dict(python=platform.python_version(), torch=torch.__version__,
-                cpu=platform.processor() or platform.machine(),
-                cpu_count=os.cpu_count(), threads=torch.get_num_threads(),
-                load_avg=os.getloadavg(),
-                omp_num_threads=os.environ.get('OMP_NUM_THREADS'))
-    if torch.cuda.is_available():
-        info['gpu'] = torch.cuda.get_device_name()
-    return info
-
-
 def print_tables(report):
     from terminaltables import AsciiTable
     args = report['args']
