@@ -43,28 +43,29 @@ class CoordSynthesisNetwork(nn.Module):
         width = channels + (2 if self.concat else 0)
 
         self.fourier = FourierFeatures(2, channels, fourier_scale)
-        fused = dict(fused=fused_modconv)
         self.conv1 = StyledConv(channels, channels, 3, style_dim,
-                                use_noise=noise_inputs, **fused)
-        self.to_rgb1 = ToRGB(width, style_dim, **fused)
+                                use_noise=noise_inputs, fused=fused_modconv)
+        self.to_rgb1 = ToRGB(width, style_dim, fused=fused_modconv)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         for _ in range(num_blocks):
             for _ in range(2):
-                self.convs.append(StyledConv(width, channels, 3, style_dim,
-                                             use_noise=noise_inputs, **fused))
-            self.to_rgbs.append(ToRGB(width, style_dim, **fused))
+                self.convs.append(
+                    StyledConv(width, channels, 3, style_dim,
+                               use_noise=noise_inputs, fused=fused_modconv))
+            self.to_rgbs.append(ToRGB(width, style_dim, fused=fused_modconv))
         in_ch = width
         for ch in upsample_channels:
             self.convs.append(
                 StyledConv(in_ch, ch, 3, style_dim, upsample=True,
                            blur_kernel=blur_kernel, use_noise=noise_inputs,
-                           **fused))
+                           fused=fused_modconv))
             self.convs.append(StyledConv(ch, ch, 3, style_dim,
-                                         use_noise=noise_inputs, **fused))
+                                         use_noise=noise_inputs,
+                                         fused=fused_modconv))
             self.to_rgbs.append(
                 ToRGB(ch, style_dim, upsample=True, blur_kernel=blur_kernel,
-                      **fused))
+                      fused=fused_modconv))
             in_ch = ch
         # One code for conv1, then two per block; the last ToRGB shares the
         # slot after the last conv (StyleGAN2 indexing).
