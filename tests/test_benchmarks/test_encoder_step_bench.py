@@ -35,10 +35,23 @@ def test_each_form_builds_its_modulated_convs():
         assert not any(p.requires_grad for p in model.generator.parameters())
 
 
-def test_run_times_both_forms_in_rounds_and_writes_json(tmp_path, capsys):
+def test_run_times_both_forms_in_rounds_and_writes_json(tmp_path, capsys,
+                                                        monkeypatch):
+    from coordgan.models import CoordGANInversion
+    forms = []  # the form of every train_step call, in order
+    step = CoordGANInversion.train_step
+
+    def recording(model, *args, **kwargs):
+        forms.append(model.generator.synthesis.conv1.conv.fused)
+        return step(model, *args, **kwargs)
+
+    monkeypatch.setattr(CoordGANInversion, 'train_step', recording)
     out = tmp_path / 'enc.json'
-    bench.main(['--rounds', '2', '--steps', '1', '--warmup', '1', '--batch',
+    bench.main(['--rounds', '2', '--steps', '2', '--warmup', '1', '--batch',
                 '2', '--json', str(out)])
+    # Warm-up of each form, then rounds that alternate the forms, shared
+    # first, each round --steps steps of one form.
+    assert forms == [False, True] + [False, False, True, True] * 2
     report = json.loads(out.read_text())
     assert report['batch'] == 2
     for form in ('shared', 'fused'):
